@@ -1,0 +1,1 @@
+"""Handlers: the semantics of every WASI function, in plain Python values."""

@@ -1,0 +1,38 @@
+"""WasiError, the one error handlers raise, and the one table that maps a host
+OSError to its WASI errno."""
+
+from __future__ import annotations
+
+import errno as _os
+
+from pywasi.generated.preview1 import Errno
+
+
+class WasiError(Exception):
+    """A syscall's failure: `errno` is what the guest sees."""
+
+    __slots__ = ("errno",)
+
+    def __init__(self, errno: int, message: str = ""):
+        super().__init__(message or Errno(errno).name)
+        self.errno = errno
+
+
+def errno_of(error: OSError) -> int:
+    """The WASI errno for a host OSError (EIO for one with no counterpart)."""
+    return _FROM_OS.get(error.errno, Errno.IO)
+
+
+# Every host errno with a WASI counterpart of the same name (EWOULDBLOCK is
+# EAGAIN, ENOTSUP is EOPNOTSUPP on Linux), plus the few whose names differ.
+_FROM_OS: dict[int, Errno] = {}
+for _member in Errno:
+    _code = getattr(_os, "E" + _member.name, None)
+    if _code is not None:
+        _FROM_OS.setdefault(_code, _member)
+_FROM_OS[_os.E2BIG] = Errno.TOOBIG
+if hasattr(_os, "EWOULDBLOCK"):
+    _FROM_OS[_os.EWOULDBLOCK] = Errno.AGAIN
+if hasattr(_os, "EOPNOTSUPP"):
+    _FROM_OS.setdefault(_os.EOPNOTSUPP, Errno.NOTSUP)
+del _member, _code

@@ -1,0 +1,1 @@
+"""pywasi: a WASI host for Python on wasmtime."""

@@ -1,0 +1,164 @@
+"""Guest memory: the one module through which stubs read and write linear memory.
+
+A GuestMemory holds zero-copy memoryviews over the guest's memory (bytes and
+aligned 16/32/64-bit words) and its current size. Stubs mask every pointer to
+u32 and compare `ptr + size` with `size` themselves (Python ints cannot
+overflow); when that fails they call `check`, which re-reads the memory (the
+guest may have grown it since) and traps if the access is still bad. Slicing
+a memoryview past its end would silently truncate, so nothing here relies on
+slicing to catch a bad pointer.
+
+The memory comes from a source: `bytes_source(bytearray)` for tests, or the
+bridge's view of a wasmtime memory. A source that may move (a wasmtime engine
+with a small memory reservation) is refreshed by the bridge before each call.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+
+if sys.byteorder != "little":  # the typed views below are in host byte order
+    raise ImportError("pywasi needs a little-endian host: wasm memory is little-endian")
+
+# A source gives (buffer, size): a writable buffer over the whole memory.
+Source = Callable[[], "tuple[object, int]"]
+
+
+class GuestTrap(Exception):
+    """A guest access that must trap rather than fail with an errno: an out of
+    bounds or misaligned pointer. The message names the function."""
+
+
+class NotBound(Exception):
+    """The memory is used before it is bound to an instance."""
+
+
+def _unbound() -> tuple[object, int]:
+    raise NotBound("no memory is bound yet")
+
+
+class GuestMemory:
+    __slots__ = ("size", "u8", "u16", "u32", "u64", "_source", "_buffer")
+
+    def __init__(self, source: Source | None = None):
+        self._source = source or _unbound
+        self._buffer = None
+        self.size = 0
+        self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
+        if source is not None:
+            self.refresh()
+
+    def bind(self, source: Source) -> None:
+        self._source = source
+        self.refresh()
+
+    def unbind(self) -> None:
+        """Drop the views: after this, any access traps (or raises NotBound)."""
+        self._source = _unbound
+        self._buffer = None
+        self.size = 0
+        self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
+
+    @property
+    def bound(self) -> bool:
+        return self._source is not _unbound
+
+    def refresh(self) -> None:
+        """Re-read the source; rebuild the views if the memory grew or moved."""
+        buffer, size = self._source()
+        if buffer is self._buffer and size == self.size:
+            return
+        u8 = memoryview(buffer).cast("B")
+        if len(u8) != size:
+            u8 = u8[:size]
+        self._buffer = buffer
+        self.size = size
+        self.u8 = u8
+        # Word views cover the largest prefix they can; an aligned access that
+        # passed `ptr + n <= size` always falls inside it.
+        self.u16 = u8[: size & ~1].cast("H")
+        self.u32 = u8[: size & ~3].cast("I")
+        self.u64 = u8[: size & ~7].cast("Q")
+
+    # Checks --------------------------------------------------------------
+
+    def check(self, ptr: int, size: int, align: int, function: str) -> None:
+        """Called by a stub whose inline check failed: refresh, then trap unless
+        the access (`size` bytes at `ptr`, aligned to `align`) is now good."""
+        if align > 1 and ptr % align:
+            raise GuestTrap(f"{function}: misaligned pointer {ptr:#x} (must be aligned to {align})")
+        self.refresh()
+        if ptr + size > self.size:
+            raise GuestTrap(
+                f"{function}: out of bounds: {size} bytes at {ptr:#x}, memory is {self.size} bytes"
+            )
+
+    def require(self, ptr: int, size: int, align: int, function: str) -> None:
+        if ptr % align or ptr + size > self.size:
+            self.check(ptr, size, align, function)
+
+    # Conventions the stubs share -----------------------------------------
+
+    def buffers(self, ptr: int, count: int, layout, function: str) -> list[memoryview]:
+        """Views of the buffers an iovec array (already checked) points at.
+
+        `layout` is the (pointer, length) record's struct.Struct."""
+        u8, size = self.u8, self.size
+        if count == 1:  # the common case, without the iterator
+            buf, n = layout.unpack_from(u8, ptr)
+            if buf + n > size:
+                self.check(buf, n, 1, function)
+            return [u8[buf : buf + n]]
+        views = []
+        for buf, n in layout.iter_unpack(u8[ptr : ptr + count * layout.size]):
+            if buf + n > size:
+                self.check(buf, n, 1, function)
+            views.append(u8[buf : buf + n])
+        return views
+
+    def write_strings(self, vector: int, buf: int, strings: list[bytes], function: str) -> None:
+        """args_get/environ_get: a pointer per string at `vector`, then the strings,
+        each followed by a NUL, at `buf` (both sized by the *_sizes_get call)."""
+        total = sum(len(s) + 1 for s in strings)
+        self.require(vector, 4 * len(strings), 4, function)
+        self.require(buf, total, 1, function)
+        u8, u32 = self.u8, self.u32
+        slot, pos = vector >> 2, buf
+        for s in strings:
+            u32[slot] = pos
+            end = pos + len(s)
+            u8[pos:end] = s
+            u8[end] = 0
+            slot += 1
+            pos = end + 1
+
+    def write_dirents(
+        self, ptr: int, length: int, entries: Iterable, put: Callable, header: int
+    ) -> int:
+        """fd_readdir: (dirent, name) pairs into `length` bytes at `ptr`. When
+        the next entry does not fit, as much of it as fits is written and the
+        buffer is full, which tells the guest to come back from that entry's
+        cookie (as the spec says). Returns the bytes written."""
+        u8 = self.u8
+        pos, end = ptr, ptr + length
+        for dirent, name in entries:
+            room = end - pos
+            if room >= header + len(name):
+                put(u8, pos, dirent)
+                pos += header
+                u8[pos : pos + len(name)] = name
+                pos += len(name)
+            else:
+                scratch = bytearray(header)
+                put(scratch, 0, dirent)
+                u8[pos:end] = (bytes(scratch) + name)[:room]
+                pos = end
+            if pos == end:
+                break  # full: the generator reads no further entries
+        return pos - ptr
+
+
+def bytes_source(buffer: bytearray) -> Source:
+    """A source over a plain bytearray (tests, and callers without wasmtime)."""
+    return lambda: (buffer, len(buffer))
