@@ -470,6 +470,11 @@ class Renderer:
                     results=[(py_name(r.name), witx_text(r.type)) for r in f.results],
                     arg_annotations=self._arg_annotations(low),
                     out_names=[o.name for o in low.outs],
+                    out_views=sorted({o.get("view", "u8") for o in outs}),
+                    checks=bool(low.outs) or any(
+                        isinstance(s, (abi.LiftString, abi.LiftBuffer, abi.LiftBufferList, abi.LiftArray, abi.OutArray, abi.OutDirents))
+                        for s in low.steps
+                    ),
                 )
             )
         return out

@@ -1431,14 +1431,18 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Number of arguments and the bytes their strings take, NULs included."""
         size0_out &= 0xFFFFFFFF
         size1_out &= 0xFFFFFFFF
-        if size0_out & 3 or size0_out + 4 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if size0_out & 3 or size0_out + 4 > mem_size:
             check(size0_out, 4, 4, "args_sizes_get")
-        if size1_out & 3 or size1_out + 4 > mem.size:
+        if size1_out & 3 or size1_out + 4 > mem_size:
             check(size1_out, 4, 4, "args_sizes_get")
         try:
             r0, r1 = h_args_sizes_get()
-            mem.u32[size0_out >> 2] = r0
-            mem.u32[size1_out >> 2] = r1
+            u32 = mem.u32
+            u32[size0_out >> 2] = r0
+            u32[size1_out >> 2] = r1
         except WasiError as e:
             return e.errno
         except OSError as e:
@@ -1465,14 +1469,18 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Number of environment variables and the bytes their strings take."""
         size0_out &= 0xFFFFFFFF
         size1_out &= 0xFFFFFFFF
-        if size0_out & 3 or size0_out + 4 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if size0_out & 3 or size0_out + 4 > mem_size:
             check(size0_out, 4, 4, "environ_sizes_get")
-        if size1_out & 3 or size1_out + 4 > mem.size:
+        if size1_out & 3 or size1_out + 4 > mem_size:
             check(size1_out, 4, 4, "environ_sizes_get")
         try:
             r0, r1 = h_environ_sizes_get()
-            mem.u32[size0_out >> 2] = r0
-            mem.u32[size1_out >> 2] = r1
+            u32 = mem.u32
+            u32[size0_out >> 2] = r0
+            u32[size1_out >> 2] = r1
         except WasiError as e:
             return e.errno
         except OSError as e:
@@ -1485,7 +1493,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Resolution of a clock."""
         id_ &= 0xFFFFFFFF
         timestamp_out &= 0xFFFFFFFF
-        if timestamp_out & 7 or timestamp_out + 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if timestamp_out & 7 or timestamp_out + 8 > mem_size:
             check(timestamp_out, 8, 8, "clock_res_get")
         try:
             if id_ >= 4:
@@ -1506,7 +1517,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         id_ &= 0xFFFFFFFF
         precision &= 0xFFFFFFFFFFFFFFFF
         timestamp_out &= 0xFFFFFFFF
-        if timestamp_out & 7 or timestamp_out + 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if timestamp_out & 7 or timestamp_out + 8 > mem_size:
             check(timestamp_out, 8, 8, "clock_time_get")
         try:
             if id_ >= 4:
@@ -1586,7 +1600,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Type, flags and rights of a descriptor."""
         fd &= 0xFFFFFFFF
         fdstat_out &= 0xFFFFFFFF
-        if fdstat_out & 7 or fdstat_out + 24 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if fdstat_out & 7 or fdstat_out + 24 > mem_size:
             check(fdstat_out, 24, 8, "fd_fdstat_get")
         try:
             r0 = h_fd_fdstat_get(fd)
@@ -1638,7 +1655,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Attributes of an open file."""
         fd &= 0xFFFFFFFF
         filestat_out &= 0xFFFFFFFF
-        if filestat_out & 7 or filestat_out + 64 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if filestat_out & 7 or filestat_out + 64 > mem_size:
             check(filestat_out, 64, 8, "fd_filestat_get")
         try:
             r0 = h_fd_filestat_get(fd)
@@ -1690,12 +1710,21 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         iovs_len &= 0xFFFFFFFF
         offset &= 0xFFFFFFFFFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem_size:
             check(iovs_ptr, iovs_len * 8, 4, "fd_pread")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "fd_pread")
         try:
-            iovs = buffers(iovs_ptr, iovs_len, IOVEC, "fd_pread")
+            if iovs_len == 1:  # the common case, inline
+                b, n = IOVEC.unpack_from(mem.u8, iovs_ptr)
+                if b + n > mem_size:
+                    check(b, n, 1, "fd_pread")
+                iovs = [mem.u8[b : b + n]]
+            else:
+                iovs = buffers(iovs_ptr, iovs_len, IOVEC, "fd_pread")
             r0 = h_fd_pread(fd, iovs, offset)
             mem.u32[size_out >> 2] = r0
         except WasiError as e:
@@ -1710,7 +1739,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Describe a preopened descriptor."""
         fd &= 0xFFFFFFFF
         prestat_out &= 0xFFFFFFFF
-        if prestat_out & 3 or prestat_out + 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if prestat_out & 3 or prestat_out + 8 > mem_size:
             check(prestat_out, 8, 4, "fd_prestat_get")
         try:
             r0 = h_fd_prestat_get(fd)
@@ -1728,7 +1760,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fd &= 0xFFFFFFFF
         path &= 0xFFFFFFFF
         path_len &= 0xFFFFFFFF
-        if path + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path + path_len > mem_size:
             check(path, path_len, 1, "fd_prestat_dir_name")
         try:
             path = mem.u8[path : path + path_len]
@@ -1748,12 +1783,21 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         iovs_len &= 0xFFFFFFFF
         offset &= 0xFFFFFFFFFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem_size:
             check(iovs_ptr, iovs_len * 8, 4, "fd_pwrite")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "fd_pwrite")
         try:
-            iovs = buffers(iovs_ptr, iovs_len, CIOVEC, "fd_pwrite")
+            if iovs_len == 1:  # the common case, inline
+                b, n = CIOVEC.unpack_from(mem.u8, iovs_ptr)
+                if b + n > mem_size:
+                    check(b, n, 1, "fd_pwrite")
+                iovs = [mem.u8[b : b + n]]
+            else:
+                iovs = buffers(iovs_ptr, iovs_len, CIOVEC, "fd_pwrite")
             r0 = h_fd_pwrite(fd, iovs, offset)
             mem.u32[size_out >> 2] = r0
         except WasiError as e:
@@ -1770,12 +1814,21 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         iovs_ptr &= 0xFFFFFFFF
         iovs_len &= 0xFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem_size:
             check(iovs_ptr, iovs_len * 8, 4, "fd_read")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "fd_read")
         try:
-            iovs = buffers(iovs_ptr, iovs_len, IOVEC, "fd_read")
+            if iovs_len == 1:  # the common case, inline
+                b, n = IOVEC.unpack_from(mem.u8, iovs_ptr)
+                if b + n > mem_size:
+                    check(b, n, 1, "fd_read")
+                iovs = [mem.u8[b : b + n]]
+            else:
+                iovs = buffers(iovs_ptr, iovs_len, IOVEC, "fd_read")
             r0 = h_fd_read(fd, iovs)
             mem.u32[size_out >> 2] = r0
         except WasiError as e:
@@ -1793,9 +1846,12 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         buf_len &= 0xFFFFFFFF
         cookie &= 0xFFFFFFFFFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if buf + buf_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if buf + buf_len > mem_size:
             check(buf, buf_len, 1, "fd_readdir")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "fd_readdir")
         try:
             r0 = write_dirents(buf, buf_len, h_fd_readdir(fd, cookie), _put_dirent, 24)
@@ -1828,7 +1884,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         offset &= 0xFFFFFFFFFFFFFFFF
         whence &= 0xFFFFFFFF
         filesize_out &= 0xFFFFFFFF
-        if filesize_out & 7 or filesize_out + 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if filesize_out & 7 or filesize_out + 8 > mem_size:
             check(filesize_out, 8, 8, "fd_seek")
         try:
             if offset > 0x7FFFFFFFFFFFFFFF:
@@ -1863,7 +1922,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Current file position."""
         fd &= 0xFFFFFFFF
         filesize_out &= 0xFFFFFFFF
-        if filesize_out & 7 or filesize_out + 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if filesize_out & 7 or filesize_out + 8 > mem_size:
             check(filesize_out, 8, 8, "fd_tell")
         try:
             r0 = h_fd_tell(fd)
@@ -1882,12 +1944,21 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         iovs_ptr &= 0xFFFFFFFF
         iovs_len &= 0xFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if iovs_ptr & 3 or iovs_ptr + iovs_len * 8 > mem_size:
             check(iovs_ptr, iovs_len * 8, 4, "fd_write")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "fd_write")
         try:
-            iovs = buffers(iovs_ptr, iovs_len, CIOVEC, "fd_write")
+            if iovs_len == 1:  # the common case, inline
+                b, n = CIOVEC.unpack_from(mem.u8, iovs_ptr)
+                if b + n > mem_size:
+                    check(b, n, 1, "fd_write")
+                iovs = [mem.u8[b : b + n]]
+            else:
+                iovs = buffers(iovs_ptr, iovs_len, CIOVEC, "fd_write")
             r0 = h_fd_write(fd, iovs)
             mem.u32[size_out >> 2] = r0
         except WasiError as e:
@@ -1903,7 +1974,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fd &= 0xFFFFFFFF
         path_ptr &= 0xFFFFFFFF
         path_len &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_create_directory")
         try:
             try:
@@ -1926,9 +2000,12 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         path_ptr &= 0xFFFFFFFF
         path_len &= 0xFFFFFFFF
         filestat_out &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_filestat_get")
-        if filestat_out & 7 or filestat_out + 64 > mem.size:
+        if filestat_out & 7 or filestat_out + 64 > mem_size:
             check(filestat_out, 64, 8, "path_filestat_get")
         try:
             if flags & 0xFFFFFFFE:
@@ -1956,7 +2033,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         atim &= 0xFFFFFFFFFFFFFFFF
         mtim &= 0xFFFFFFFFFFFFFFFF
         fst_flags &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_filestat_set_times")
         try:
             if flags & 0xFFFFFFFE:
@@ -1987,9 +2067,12 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         new_fd &= 0xFFFFFFFF
         new_path_ptr &= 0xFFFFFFFF
         new_path_len &= 0xFFFFFFFF
-        if old_path_ptr + old_path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if old_path_ptr + old_path_len > mem_size:
             check(old_path_ptr, old_path_len, 1, "path_link")
-        if new_path_ptr + new_path_len > mem.size:
+        if new_path_ptr + new_path_len > mem_size:
             check(new_path_ptr, new_path_len, 1, "path_link")
         try:
             if old_flags & 0xFFFFFFFE:
@@ -2032,9 +2115,12 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fs_rights_inheriting &= 0xFFFFFFFFFFFFFFFF
         fdflags &= 0xFFFFFFFF
         fd_out &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_open")
-        if fd_out & 3 or fd_out + 4 > mem.size:
+        if fd_out & 3 or fd_out + 4 > mem_size:
             check(fd_out, 4, 4, "path_open")
         try:
             if dirflags & 0xFFFFFFFE:
@@ -2071,11 +2157,14 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         buf &= 0xFFFFFFFF
         buf_len &= 0xFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_readlink")
-        if buf + buf_len > mem.size:
+        if buf + buf_len > mem_size:
             check(buf, buf_len, 1, "path_readlink")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "path_readlink")
         try:
             try:
@@ -2098,7 +2187,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fd &= 0xFFFFFFFF
         path_ptr &= 0xFFFFFFFF
         path_len &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_remove_directory")
         try:
             try:
@@ -2122,9 +2214,12 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         new_fd &= 0xFFFFFFFF
         new_path_ptr &= 0xFFFFFFFF
         new_path_len &= 0xFFFFFFFF
-        if old_path_ptr + old_path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if old_path_ptr + old_path_len > mem_size:
             check(old_path_ptr, old_path_len, 1, "path_rename")
-        if new_path_ptr + new_path_len > mem.size:
+        if new_path_ptr + new_path_len > mem_size:
             check(new_path_ptr, new_path_len, 1, "path_rename")
         try:
             try:
@@ -2151,9 +2246,12 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fd &= 0xFFFFFFFF
         new_path_ptr &= 0xFFFFFFFF
         new_path_len &= 0xFFFFFFFF
-        if old_path_ptr + old_path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if old_path_ptr + old_path_len > mem_size:
             check(old_path_ptr, old_path_len, 1, "path_symlink")
-        if new_path_ptr + new_path_len > mem.size:
+        if new_path_ptr + new_path_len > mem_size:
             check(new_path_ptr, new_path_len, 1, "path_symlink")
         try:
             try:
@@ -2178,7 +2276,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fd &= 0xFFFFFFFF
         path_ptr &= 0xFFFFFFFF
         path_len &= 0xFFFFFFFF
-        if path_ptr + path_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if path_ptr + path_len > mem_size:
             check(path_ptr, path_len, 1, "path_unlink_file")
         try:
             try:
@@ -2200,11 +2301,14 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         out &= 0xFFFFFFFF
         nsubscriptions &= 0xFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if in_ & 7 or in_ + nsubscriptions * 48 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if in_ & 7 or in_ + nsubscriptions * 48 > mem_size:
             check(in_, nsubscriptions * 48, 8, "poll_oneoff")
-        if out & 7 or out + nsubscriptions * 32 > mem.size:
+        if out & 7 or out + nsubscriptions * 32 > mem_size:
             check(out, nsubscriptions * 32, 8, "poll_oneoff")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "poll_oneoff")
         try:
             u8 = mem.u8
@@ -2265,7 +2369,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         """Fill a buffer with random bytes."""
         buf &= 0xFFFFFFFF
         buf_len &= 0xFFFFFFFF
-        if buf + buf_len > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if buf + buf_len > mem_size:
             check(buf, buf_len, 1, "random_get")
         try:
             buf = mem.u8[buf : buf + buf_len]
@@ -2283,7 +2390,10 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         fd &= 0xFFFFFFFF
         flags &= 0xFFFFFFFF
         fd_out &= 0xFFFFFFFF
-        if fd_out & 3 or fd_out + 4 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if fd_out & 3 or fd_out + 4 > mem_size:
             check(fd_out, 4, 4, "sock_accept")
         try:
             if flags & 0xFFFFFFE0:
@@ -2306,19 +2416,30 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         ri_flags &= 0xFFFFFFFF
         size_out &= 0xFFFFFFFF
         roflags_out &= 0xFFFFFFFF
-        if ri_data_ptr & 3 or ri_data_ptr + ri_data_len * 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if ri_data_ptr & 3 or ri_data_ptr + ri_data_len * 8 > mem_size:
             check(ri_data_ptr, ri_data_len * 8, 4, "sock_recv")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "sock_recv")
-        if roflags_out & 1 or roflags_out + 2 > mem.size:
+        if roflags_out & 1 or roflags_out + 2 > mem_size:
             check(roflags_out, 2, 2, "sock_recv")
         try:
-            ri_data = buffers(ri_data_ptr, ri_data_len, IOVEC, "sock_recv")
+            if ri_data_len == 1:  # the common case, inline
+                b, n = IOVEC.unpack_from(mem.u8, ri_data_ptr)
+                if b + n > mem_size:
+                    check(b, n, 1, "sock_recv")
+                ri_data = [mem.u8[b : b + n]]
+            else:
+                ri_data = buffers(ri_data_ptr, ri_data_len, IOVEC, "sock_recv")
             if ri_flags & 0xFFFFFFFC:
                 return INVAL
             r0, r1 = h_sock_recv(fd, ri_data, ri_flags)
-            mem.u32[size_out >> 2] = r0
-            mem.u16[roflags_out >> 1] = r1
+            u16 = mem.u16
+            u32 = mem.u32
+            u32[size_out >> 2] = r0
+            u16[roflags_out >> 1] = r1
         except WasiError as e:
             return e.errno
         except OSError as e:
@@ -2334,12 +2455,21 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         si_data_len &= 0xFFFFFFFF
         si_flags &= 0xFFFFFFFF
         size_out &= 0xFFFFFFFF
-        if si_data_ptr & 3 or si_data_ptr + si_data_len * 8 > mem.size:
+        # Read once: it only grows, and a stale value only sends a good pointer
+        # to check(), which refreshes it.
+        mem_size = mem.size
+        if si_data_ptr & 3 or si_data_ptr + si_data_len * 8 > mem_size:
             check(si_data_ptr, si_data_len * 8, 4, "sock_send")
-        if size_out & 3 or size_out + 4 > mem.size:
+        if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "sock_send")
         try:
-            si_data = buffers(si_data_ptr, si_data_len, CIOVEC, "sock_send")
+            if si_data_len == 1:  # the common case, inline
+                b, n = CIOVEC.unpack_from(mem.u8, si_data_ptr)
+                if b + n > mem_size:
+                    check(b, n, 1, "sock_send")
+                si_data = [mem.u8[b : b + n]]
+            else:
+                si_data = buffers(si_data_ptr, si_data_len, CIOVEC, "sock_send")
             if si_flags > 0xFFFF:
                 return INVAL
             r0 = h_sock_send(fd, si_data, si_flags)

@@ -1,5 +1,5 @@
-"""WasiError, the one error handlers raise, and the one table that maps a host
-OSError to its WASI errno."""
+"""What handlers raise: WasiError (a syscall's errno) and ProcExit (the guest
+asked to end), and the one table that maps a host OSError to its WASI errno."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ class WasiError(Exception):
     def __init__(self, errno: int, message: str = ""):
         super().__init__(message or Errno(errno).name)
         self.errno = errno
+
+
+class ProcExit(Exception):
+    """The guest called proc_exit. `start` returns `.code`; a host that calls a
+    reactor's exports itself catches this."""
+
+    def __init__(self, code: int):
+        super().__init__(f"exit code {code}")
+        self.code = code
 
 
 def errno_of(error: OSError) -> int:
@@ -36,3 +45,14 @@ if hasattr(_os, "EWOULDBLOCK"):
 if hasattr(_os, "EOPNOTSUPP"):
     _FROM_OS.setdefault(_os.EOPNOTSUPP, Errno.NOTSUP)
 del _member, _code
+
+
+def enosys(reason: str):
+    """Mark a handler method that answers ENOSYS on purpose, with the reason
+    the audit shows."""
+
+    def mark(method):
+        method.enosys_reason = reason
+        return method
+
+    return mark

@@ -1,1 +1,26 @@
-"""pywasi: a WASI host for Python on wasmtime."""
+"""pywasi: a WASI host for Python on wasmtime.
+
+    from pywasi import WASI
+    wasi = WASI(args=["demo"], env={"LANG": "C"}, preopens={"/sandbox": "/some/path"})
+    wasi.define(linker)
+    exit_code = wasi.start(linker.instantiate(store, module), store)
+"""
+
+from pywasi.handlers.errors import ProcExit, WasiError
+
+from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
+from .runner import run
+from .wasi import WASI
+
+__all__ = [
+    "WASI",
+    "run",
+    "ProcExit",
+    "ModuleError",
+    "WasiError",
+    "InvalidArgType",
+    "InvalidArgValue",
+    "OutOfRange",
+    "AlreadyStarted",
+    "NotStarted",
+]

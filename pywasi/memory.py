@@ -8,21 +8,23 @@ guest may have grown it since) and traps if the access is still bad. Slicing
 a memoryview past its end would silently truncate, so nothing here relies on
 slicing to catch a bad pointer.
 
-The memory comes from a source: `bytes_source(bytearray)` for tests, or the
-bridge's view of a wasmtime memory. A source that may move (a wasmtime engine
-with a small memory reservation) is refreshed by the bridge before each call.
+The memory comes from a source, a callable that answers (base, size): base is
+an address (the bridge's view of a wasmtime memory) or a writable buffer
+(`bytes_source`, for tests). Views are rebuilt only when the answer changes.
+A memory that may move (a wasmtime engine with a small memory reservation) is
+refreshed by the bridge before each call.
 """
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections.abc import Callable, Iterable
 
 if sys.byteorder != "little":  # the typed views below are in host byte order
     raise ImportError("pywasi needs a little-endian host: wasm memory is little-endian")
 
-# A source gives (buffer, size): a writable buffer over the whole memory.
-Source = Callable[[], "tuple[object, int]"]
+Source = Callable[[], "tuple[int | object, int]"]
 
 
 class GuestTrap(Exception):
@@ -39,11 +41,11 @@ def _unbound() -> tuple[object, int]:
 
 
 class GuestMemory:
-    __slots__ = ("size", "u8", "u16", "u32", "u64", "_source", "_buffer")
+    __slots__ = ("size", "u8", "u16", "u32", "u64", "_source", "_base")
 
     def __init__(self, source: Source | None = None):
         self._source = source or _unbound
-        self._buffer = None
+        self._base = None
         self.size = 0
         self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
         if source is not None:
@@ -56,7 +58,7 @@ class GuestMemory:
     def unbind(self) -> None:
         """Drop the views: after this, any access traps (or raises NotBound)."""
         self._source = _unbound
-        self._buffer = None
+        self._base = None
         self.size = 0
         self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
 
@@ -66,13 +68,14 @@ class GuestMemory:
 
     def refresh(self) -> None:
         """Re-read the source; rebuild the views if the memory grew or moved."""
-        buffer, size = self._source()
-        if buffer is self._buffer and size == self.size:
+        base, size = self._source()
+        if size == self.size and (base is self._base or isinstance(base, int) and base == self._base):
             return
-        u8 = memoryview(buffer).cast("B")
-        if len(u8) != size:
-            u8 = u8[:size]
-        self._buffer = buffer
+        if isinstance(base, int):
+            u8 = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B") if size else memoryview(b"")
+        else:
+            u8 = memoryview(base).cast("B")[:size]
+        self._base = base
         self.size = size
         self.u8 = u8
         # Word views cover the largest prefix they can; an aligned access that

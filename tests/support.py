@@ -1,9 +1,135 @@
-"""Paths and helpers the tests share."""
+"""Paths and helpers the tests share: guest programs compiled from source
+(cached by content hash, never committed), and small runners."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import wasmtime
 
 ROOT = Path(__file__).resolve().parent.parent
 WITX = ROOT / "witx"
 UPSTREAM_WITX = ROOT.parent / "shared" / "witx"
+C_SOURCES = Path(__file__).resolve().parent / "programs" / "c"
+CACHE = Path(os.environ.get("PYWASI_TEST_CACHE", Path.home() / ".cache" / "pywasi" / "tests"))
+
+CFLAGS = ["-target", "wasm32-wasi", "-O2", "-s"]
+
+
+def compile_c(name_or_source: str, *extra: str) -> Path:
+    """A C program compiled with wasi-libc (zig's): a file of tests/programs/c
+    by name, or source text. Cached by the hash of source and flags."""
+    if "\n" in name_or_source:
+        source = name_or_source
+    else:
+        source = (C_SOURCES / name_or_source).read_text()
+    flags = CFLAGS + list(extra)
+    key = hashlib.sha256((source + "\0" + " ".join(flags)).encode()).hexdigest()[:24]
+    out = CACHE / f"{key}.wasm"
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    src = CACHE / f"{key}.c"
+    src.write_text(source)
+    tmp = CACHE / f"{key}.{os.getpid()}.tmp.wasm"
+    result = subprocess.run(
+        [sys.executable, "-m", "ziglang", "cc", *flags, str(src), "-o", str(tmp)],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"compiling {name_or_source[:40]!r} failed:\n{result.stderr}")
+    tmp.replace(out)
+    return out
+
+
+def wat(text: str) -> bytes:
+    return wasmtime.wat2wasm(text)
+
+
+def run_captured(module, *, stdin: bytes = b"", **options) -> tuple[int, bytes, bytes]:
+    """Run a command in-process with pywasi.run; (exit code, stdout, stderr)."""
+    from pywasi import run
+
+    out, err = io.BytesIO(), io.BytesIO()
+    code = run(module, stdin=stdin, stdout=out, stderr=err, **options)
+    return code, out.getvalue(), err.getvalue()
+
+
+def pywasi_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m pywasi ...` in a subprocess, output as bytes."""
+    return subprocess.run([sys.executable, "-m", "pywasi", *args], capture_output=True, **kwargs)
+
+
+def rename_import_module(wasm: bytes, old: str, new: str) -> bytes:
+    """The same module with every import from `old` taken from `new` instead:
+    how a preview1 program compiled by wasi-libc becomes a wasi_unstable one
+    (the two ABIs have the same signatures)."""
+
+    def uleb(data: bytes, pos: int) -> tuple[int, int]:
+        result = shift = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return result, pos
+
+    def enc(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def name(s: str) -> bytes:
+        return enc(len(s.encode())) + s.encode()
+
+    out, pos = bytearray(wasm[:8]), 8
+    while pos < len(wasm):
+        section = wasm[pos]
+        size, body = uleb(wasm, pos + 1)
+        end = body + size
+        if section != 2:  # not the import section: copy as is
+            out += wasm[pos:end]
+            pos = end
+            continue
+        count, p = uleb(wasm, body)
+        entries = bytearray(enc(count))
+        for _ in range(count):
+            n, p = uleb(wasm, p)
+            module = wasm[p : p + n].decode()
+            p += n
+            n, p = uleb(wasm, p)
+            field = wasm[p : p + n]
+            p += n
+            start = p
+            kind = wasm[p]
+            p += 1
+            if kind == 0:  # func: type index
+                _, p = uleb(wasm, p)
+            elif kind == 1:  # table: reftype, limits
+                p += 1
+                flags, p = uleb(wasm, p)
+                _, p = uleb(wasm, p)
+                if flags & 1:
+                    _, p = uleb(wasm, p)
+            elif kind == 2:  # memory: limits
+                flags, p = uleb(wasm, p)
+                _, p = uleb(wasm, p)
+                if flags & 1:
+                    _, p = uleb(wasm, p)
+            elif kind == 3:  # global: valtype, mutability
+                p += 2
+            else:
+                raise ValueError(f"import kind {kind}")
+            entries += name(new if module == old else module) + enc(len(field)) + field + wasm[start:p]
+        out += bytes([2]) + enc(len(entries)) + entries
+        pos = end
+    return bytes(out)

@@ -1,0 +1,90 @@
+"""The descriptor base class: one method per fd operation, each answering the
+errno the spec gives for a descriptor that does not support it.
+
+A kind of descriptor (stdio stream, file, directory, socket) is one subclass
+that overrides what it supports. Syscall handlers look the descriptor up in
+the fd table (which checks rights) and delegate; they never ask what kind of
+descriptor they hold.
+"""
+
+from __future__ import annotations
+
+from pywasi.generated.preview1 import Errno, Fdstat, Filestat, Filetype
+
+from .bits import RIGHTS
+from .errors import WasiError
+
+
+class Descriptor:
+    filetype = Filetype.UNKNOWN
+
+    def __init__(self, rights_base: int, rights_inheriting: int = 0, flags: int = 0):
+        self.rights_base = int(rights_base)
+        self.rights_inheriting = int(rights_inheriting)
+        self.flags = int(flags)  # fdflags
+
+    # Lifetime --------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release what the host holds for this descriptor (idempotent)."""
+
+    # Status ----------------------------------------------------------------
+
+    def fdstat(self) -> Fdstat:
+        return Fdstat(self.filetype, self.flags, self.rights_base, self.rights_inheriting)
+
+    def set_flags(self, flags: int) -> None:
+        raise WasiError(Errno.NOTSUP)
+
+    def filestat(self) -> Filestat:
+        return Filestat(dev=0, ino=0, filetype=self.filetype, nlink=0, size=0, atim=0, mtim=0, ctim=0)
+
+    # I/O: these answer EBADF where the spec says a descriptor of the wrong
+    # kind is a bad descriptor for the operation.
+
+    def read(self, iovs: list[memoryview]) -> int:
+        raise WasiError(Errno.BADF)
+
+    def write(self, iovs: list[memoryview]) -> int:
+        raise WasiError(Errno.BADF)
+
+    def pread(self, iovs: list[memoryview], offset: int) -> int:
+        raise WasiError(Errno.SPIPE)
+
+    def pwrite(self, iovs: list[memoryview], offset: int) -> int:
+        raise WasiError(Errno.SPIPE)
+
+    def seek(self, offset: int, whence) -> int:
+        raise WasiError(Errno.SPIPE)
+
+    def tell(self) -> int:
+        raise WasiError(Errno.SPIPE)
+
+    def sync(self) -> None:
+        raise WasiError(Errno.INVAL)
+
+    def datasync(self) -> None:
+        raise WasiError(Errno.INVAL)
+
+    def advise(self, offset: int, length: int, advice) -> None:
+        raise WasiError(Errno.SPIPE)
+
+    def allocate(self, offset: int, length: int) -> None:
+        raise WasiError(Errno.SPIPE)
+
+    def set_size(self, size: int) -> None:
+        raise WasiError(Errno.INVAL)
+
+    def set_times(self, atim: int, mtim: int, fst_flags: int) -> None:
+        raise WasiError(Errno.NOTSUP)
+
+    # Preopens --------------------------------------------------------------
+
+    def prestat_name(self) -> bytes:
+        """The guest-visible name of a preopened directory."""
+        raise WasiError(Errno.BADF)
+
+
+# Rights every stream gets, whatever it is connected to.
+STREAM_READ = RIGHTS.FD_READ | RIGHTS.POLL_FD_READWRITE | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_FILESTAT_GET
+STREAM_WRITE = RIGHTS.FD_WRITE | RIGHTS.POLL_FD_READWRITE | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_FILESTAT_GET

@@ -1,0 +1,341 @@
+"""The host-call bridge between wasmtime and the generated stubs.
+
+Host functions are registered as raw, unchecked callbacks through the C API
+inside the wasmtime wheel (`wasmtime_linker_define_func_unchecked`): about
+170 ns a call, where wasmtime-py's public `Func` costs about 5 us. If the
+wheel lacks those symbols, wasmtime-py's public API serves instead.
+
+Rules every callback keeps:
+- Nothing escapes it. An exception escaping a ctypes callback is printed and
+  the guest goes on with a garbage return value, so every failure becomes a
+  trap whose message names the function.
+- Exceptions that must reach the host (ProcExit, SystemExit,
+  KeyboardInterrupt, bugs) are kept per thread, not in wasmtime-py's module
+  global, and re-raised by `call`. When the guest was entered through
+  wasmtime-py instead (a host calling a reactor's exports itself), they are
+  handed to wasmtime-py so that its call raises them.
+- The stub is looked up in `slots` on every call: that one list is how a
+  bridge becomes live at start(), how SIGINT stops a guest at its next host
+  call, and how a memory that may move is refreshed first.
+
+PYWASI_BRIDGE=public forces the fallback (tests use it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import struct
+import threading
+import weakref
+from collections.abc import Callable
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from pywasi.handlers.errors import ProcExit
+
+_local = threading.local()  # .pending: exception to re-raise; .depth: our calls under way
+
+_VOID = ctypes.c_void_p
+_SIZE = ctypes.c_size_t
+# wasmtime_func_unchecked_callback_t is (env, caller, args_and_results,
+# num_args_and_results). The callback declares only the first three: ctypes
+# converts every declared argument (about 20 ns each), and on every platform
+# wasmtime runs on the callee may ignore a trailing register argument.
+CALLBACK = ctypes.CFUNCTYPE(_SIZE, _VOID, _VOID, _VOID)
+FINALIZER = ctypes.CFUNCTYPE(None, _VOID)
+
+
+def _c(name: str, restype, *argtypes):
+    """Our own handle on a C function (dll[name] is a fresh object: setting its
+    argtypes does not change the one wasmtime-py uses)."""
+    try:
+        f = ffi.dll[name]
+    except AttributeError:
+        return None
+    f.restype = restype
+    f.argtypes = argtypes
+    return f
+
+
+_define_unchecked = _c(
+    "wasmtime_linker_define_func_unchecked", _VOID, _VOID, ctypes.c_char_p, _SIZE, ctypes.c_char_p, _SIZE, _VOID, CALLBACK, _VOID, FINALIZER
+)
+_trap_new = _c("wasmtime_trap_new", _VOID, ctypes.c_char_p, _SIZE)
+_func_call = _c("wasmtime_func_call", _VOID, _VOID, _VOID, _VOID, _SIZE, _VOID, _SIZE, ctypes.POINTER(_VOID))
+_memory_data = _c("wasmtime_memory_data", _VOID, _VOID, _VOID)
+_memory_data_size = _c("wasmtime_memory_data_size", _SIZE, _VOID, _VOID)
+
+RAW = (
+    os.environ.get("PYWASI_BRIDGE") != "public"
+    and None not in (_define_unchecked, _trap_new, _func_call, _memory_data, _memory_data_size)
+)
+
+# Callbacks wasmtime still holds, by the key passed as their data; wasmtime's
+# finalizer removes them when it drops the function. So a callback outlives
+# the WASI object that made it for as long as a linker or store can call it.
+_LIVE: dict[int, object] = {}
+_keys = itertools.count(1)
+
+
+@FINALIZER
+def _finalize(key):
+    _LIVE.pop(key or 0, None)
+
+
+def _address(ptr) -> int:
+    return ctypes.cast(ptr, _VOID).value or 0
+
+
+# Traps -------------------------------------------------------------------------
+
+
+def trap_message(function: str, error: BaseException) -> str:
+    from pywasi.memory import GuestTrap, NotBound
+
+    match error:
+        case GuestTrap():
+            return str(error)
+        case ProcExit():
+            return f"pywasi: proc_exit({error.code})"
+        case SystemExit():
+            return f"pywasi: proc_exit({error.code}) ended the host"
+        case KeyboardInterrupt():
+            return f"pywasi: interrupted in {function}"
+        case NotBound():
+            return f"pywasi: {function} called before wasi.start() or initialize()"
+    return f"pywasi: {function} failed: {type(error).__name__}: {error}"
+
+
+def _keep(error: BaseException) -> None:
+    """Hand an exception to whoever entered the guest on this thread."""
+    if getattr(_local, "depth", 0):
+        _local.pending = error
+    elif not _is_guest_trap(error):
+        # Entered through wasmtime-py: its call re-raises its module global.
+        # A bad pointer stays a trap, as it is through call().
+        import wasmtime._func as public
+
+        public.LAST_EXCEPTION = error
+
+
+def _raw_trap(function: str, error: BaseException) -> int:
+    _keep(error)
+    message = trap_message(function, error).encode("utf-8", "replace")
+    return _trap_new(message, len(message)) or 0
+
+
+# Callbacks ---------------------------------------------------------------------
+
+_SLOT = {"i32": "I12x", "i64": "Q8x"}  # a wasmtime_val_raw_t is 16 bytes
+
+
+def _raw_callback(name: str, slots: list, index: int, params: tuple, results: tuple):
+    unpack = struct.Struct("<" + "".join(_SLOT[p] for p in params)).unpack_from
+    words = max(len(params), len(results), 1) * 4
+    view_at = (ctypes.c_int32 * words).from_address
+    views: dict[int, memoryview] = {}
+
+    # The arguments arrive in a buffer on the trampoline's stack, which is at
+    # the same address call after call from one call site: views of it are
+    # cached by address (and the cache is bounded).
+    def callback(env, caller, args):
+        try:
+            v = views.get(args)
+            if v is None:
+                if len(views) > 64:
+                    views.clear()
+                v = views[args] = memoryview(view_at(args)).cast("B").cast("i")
+            result = slots[index](*unpack(v))
+            if result is not None:
+                v[0] = result
+            return 0
+        except BaseException as error:  # noqa: B036 - nothing may escape a callback
+            return _raw_trap(name, error)
+
+    return callback
+
+
+CALLBACK_CODES: set = set()  # code objects of callbacks, for the SIGINT handler
+
+
+def _public_callback(name: str, slots: list, index: int):
+    def callback(*args):
+        try:
+            return slots[index](*args)
+        except BaseException as error:  # noqa: B036
+            _keep(error)
+            raise wasmtime.Trap(trap_message(name, error)) from None
+
+    return callback
+
+
+CALLBACK_CODES.add(_raw_callback("", [], 0, (), ()).__code__)
+CALLBACK_CODES.add(_public_callback("", [], 0).__code__)
+
+
+_VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
+
+
+class Bridge:
+    """One WASI instance's host functions: the slots the callbacks call
+    through, and their registration in linkers."""
+
+    def __init__(self, namespace: str, functions: dict, not_started: Callable[[str], Callable]):
+        self.namespace = namespace
+        self.functions = functions  # name -> FunctionInfo
+        self.names = list(functions)
+        self.waiting = [not_started(n) for n in self.names]
+        self.slots = list(self.waiting)  # what the callbacks call, by index
+        self.live: list[Callable] | None = None
+
+    def define(self, linker: wasmtime.Linker) -> None:
+        for index, name in enumerate(self.names):
+            info = self.functions[name]
+            ty = wasmtime.FuncType(
+                [_VALTYPES[p]() for p in info.core_params], [_VALTYPES[r]() for r in info.core_results]
+            )
+            if RAW:
+                self._define_raw(linker, name, index, info, ty)
+            else:
+                linker.define_func(self.namespace, name, ty, _public_callback(name, self.slots, index))
+
+    def _define_raw(self, linker, name, index, info, ty) -> None:
+        callback = CALLBACK(_raw_callback(name, self.slots, index, info.core_params, info.core_results))
+        key = next(_keys)
+        _LIVE[key] = callback
+        module, field = self.namespace.encode(), name.encode()
+        error = _define_unchecked(
+            _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), callback, key, _finalize
+        )
+        if error:
+            _LIVE.pop(key, None)
+            raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
+
+    def install(self, stubs: dict[str, Callable], before: Callable[[], None] | None = None) -> None:
+        """Make the bridge live: callbacks now reach these stubs. `before` runs
+        ahead of every call (a memory that may move refreshes itself)."""
+        live = [stubs[n] for n in self.names]
+        if before is not None:
+            live = [_preceded(before, stub) for stub in live]
+        self.live = live
+        self.slots[:] = live
+
+    def uninstall(self) -> None:
+        self.live = None
+        self.slots[:] = self.waiting
+
+    def interrupt(self) -> None:
+        """Every next host call raises KeyboardInterrupt (SIGINT arrived)."""
+        self.slots[:] = [_interrupted] * len(self.slots)
+
+    def resume(self) -> None:
+        self.slots[:] = self.live if self.live is not None else self.waiting
+
+
+def _preceded(before: Callable[[], None], stub: Callable) -> Callable:
+    def call(*args):
+        before()
+        return stub(*args)
+
+    return call
+
+
+def _interrupted(*args):
+    raise KeyboardInterrupt
+
+
+# Calling into the guest ----------------------------------------------------------
+
+
+def call(store: wasmtime.Store, func: wasmtime.Func) -> None:
+    """Call an export that takes and returns nothing (_start, _initialize),
+    re-raising what a host call kept for this thread."""
+    if not RAW:
+        try:
+            func(store)
+        finally:
+            _local.pending = None
+        return
+    trap = _VOID()
+    _local.pending = None
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        error = _func_call(_address(store._context()), ctypes.addressof(func._func), None, 0, None, 0, ctypes.byref(trap))
+    finally:
+        _local.depth -= 1
+        pending, _local.pending = getattr(_local, "pending", None), None
+    if not error and not trap.value:
+        return
+    # A trap raised by wasm comes back in `trap`; one a host call returned
+    # comes back as an error (wasmtime's C API). Either way, what the host
+    # call kept explains it.
+    if error:
+        failure = wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
+    else:
+        failure = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
+    if isinstance(pending, (ProcExit, SystemExit, KeyboardInterrupt)):
+        raise pending
+    if pending is not None and not _is_guest_trap(pending):
+        raise failure from pending
+    raise failure
+
+
+def _is_guest_trap(error: BaseException) -> bool:
+    from pywasi.memory import GuestTrap
+
+    return isinstance(error, GuestTrap)
+
+
+# Linear memory -------------------------------------------------------------------
+
+
+def memory_source(store: wasmtime.Store, memory: wasmtime.Memory):
+    """A GuestMemory source over a wasmtime memory: (address, size), read from
+    the C API (the closure keeps the store alive)."""
+    context = _address(store._context())
+    handle = ctypes.addressof(memory._memory)
+    if RAW:
+        return lambda: (_memory_data(context, handle) or 0, _memory_data_size(context, handle))
+
+    def public():
+        return ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store)
+
+    return public
+
+
+_MOVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def memory_may_move(store: wasmtime.Store, memory: wasmtime.Memory) -> bool:
+    """Whether growing this memory can move it (a small memory reservation).
+
+    Answered by experiment, once per engine and memory type: a memory of the
+    same type in a throwaway store of the same engine is grown to its maximum
+    in one step. Growing only commits address space; nothing is touched."""
+    ty = memory.type(store)
+    if getattr(ty, "is_shared", False):
+        return False  # shared memories never move
+    if getattr(ty, "is_64", False):
+        return True  # no maximum worth probing
+    engine = store.engine
+    key = (ty.limits.min, ty.limits.max)
+    answers = _MOVES.setdefault(engine, {})
+    if key not in answers:
+        answers[key] = _probe(engine, ty)
+    return answers[key]
+
+
+def _probe(engine: wasmtime.Engine, ty: wasmtime.MemoryType) -> bool:
+    limit = ty.limits.max if ty.limits.max is not None else 65536
+    try:
+        scratch = wasmtime.Store(engine)
+        probe = wasmtime.Memory(scratch, wasmtime.MemoryType(wasmtime.Limits(ty.limits.min, ty.limits.max)))
+        before = ctypes.addressof(probe.data_ptr(scratch).contents)
+        if limit > ty.limits.min:
+            probe.grow(scratch, limit - ty.limits.min)
+        return ctypes.addressof(probe.data_ptr(scratch).contents) != before
+    except Exception:
+        return True  # could not tell: refresh on every call

@@ -1,0 +1,57 @@
+"""The errors the facade raises, with Node's `code` attribute.
+
+Node's node:wasi throws TypeError/RangeError/Error with a `code`; here they
+are the Python exception of the same meaning, with the same `code`.
+"""
+
+from __future__ import annotations
+
+from pywasi.handlers.errors import ProcExit, WasiError
+
+__all__ = [
+    "InvalidArgType",
+    "InvalidArgValue",
+    "OutOfRange",
+    "AlreadyStarted",
+    "NotStarted",
+    "ProcExit",
+    "WasiError",
+]
+
+
+class InvalidArgType(TypeError):
+    code = "ERR_INVALID_ARG_TYPE"
+
+
+class InvalidArgValue(ValueError):
+    code = "ERR_INVALID_ARG_VALUE"
+
+
+class OutOfRange(ValueError):
+    code = "ERR_OUT_OF_RANGE"
+
+
+class AlreadyStarted(RuntimeError):
+    code = "ERR_WASI_ALREADY_STARTED"
+
+    def __init__(self):
+        super().__init__("WASI instance has already started")
+
+
+class NotStarted(RuntimeError):
+    code = "ERR_WASI_NOT_STARTED"
+
+    def __init__(self):
+        super().__init__("wasi.start() has not been called")
+
+
+def describe(value) -> str:
+    """How Node shows a received value: its type, and a short repr."""
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"type {type(value).__name__} ({text})"
+
+
+class ModuleError(Exception):
+    """A module pywasi cannot run: not wasm, not valid, not linkable."""

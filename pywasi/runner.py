@@ -1,0 +1,113 @@
+"""pywasi.run: a whole program in one call, on an engine pywasi sets up.
+
+The engine has epoch interruption on, so that Ctrl-C stops even a guest that
+loops without calling the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import wasmtime
+
+from .errors import ModuleError
+from .wasi import WASI
+
+NAMESPACES = {"wasi_snapshot_preview1": "preview1", "wasi_unstable": "unstable"}
+
+
+def new_engine() -> wasmtime.Engine:
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    return wasmtime.Engine(config)
+
+
+def read_module(source) -> tuple[bytes, str]:
+    """The bytes of a module given as a path, wasm bytes or WAT text, and a
+    name for messages."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "<bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            return path.read_bytes(), str(path)
+        except FileNotFoundError:
+            raise ModuleError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ModuleError(f"{path}: is a directory") from None
+        except OSError as e:
+            raise ModuleError(f"{path}: {e.strerror}") from None
+    raise ModuleError(f"a module is a path or bytes, not {type(source).__name__}")
+
+
+def compile_module(engine: wasmtime.Engine, data: bytes, name: str) -> wasmtime.Module:
+    if data[:4] == b"\0asm":
+        if len(data) >= 8 and data[6:8] != b"\0\0":
+            raise ModuleError(
+                f"{name}: is a WebAssembly component (a WASI preview2 binary); pywasi runs core modules"
+            )
+    else:
+        try:
+            data = wasmtime.wat2wasm(data.decode("utf-8"))
+        except (UnicodeDecodeError, wasmtime.WasmtimeError) as e:
+            detail = _first_line(e) if isinstance(e, wasmtime.WasmtimeError) else "not UTF-8 text"
+            raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({detail})") from None
+    try:
+        return wasmtime.Module(engine, data)
+    except wasmtime.WasmtimeError as e:
+        raise ModuleError(f"{name}: not a valid WebAssembly module ({_first_line(e)})") from None
+
+
+def detect_version(module: wasmtime.Module) -> str:
+    """preview1 or unstable, from the namespaces a module imports."""
+    used = {NAMESPACES[i.module] for i in module.imports if i.module in NAMESPACES}
+    if len(used) > 1:
+        raise ModuleError("the module imports both wasi_snapshot_preview1 and wasi_unstable")
+    return used.pop() if used else "preview1"
+
+
+def run(module, *, version: str = "auto", **options) -> int:
+    """Run a WASI command (a path, wasm bytes or WAT text) and return its exit
+    code. `options` are WASI's (args, env, preopens, stdin, stdout, stderr,
+    return_on_exit)."""
+    engine = new_engine()
+    data, name = read_module(module)
+    compiled = compile_module(engine, data, name)
+    if version == "auto":
+        version = detect_version(compiled)
+    with WASI(version=version, **options) as wasi:
+        store = wasmtime.Store(engine)
+        store.set_epoch_deadline(1)
+        linker = wasmtime.Linker(engine)
+        wasi.define(linker)
+        try:
+            instance = linker.instantiate(store, compiled)
+        except wasmtime.Trap:
+            raise
+        except wasmtime.WasmtimeError as e:
+            raise ModuleError(f"{name}: cannot be instantiated: {_first_line(e)}") from None
+        return wasi.start(instance, store)
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def describe_trap(error: Exception) -> str:
+    """One line from a wasmtime Trap or WasmtimeError: what trapped, and in
+    which guest function (the innermost frame of the backtrace)."""
+    text = str(error)
+    head, _, cause = text.partition("Caused by:")
+    reasons = [line.strip() for line in (cause or head).splitlines() if line.strip()]
+    reason = reasons[-1] if reasons else type(error).__name__
+    if reason.startswith("wasm trap:"):
+        reason = reason[len("wasm trap:") :].strip()
+    frame = re.search(r"^\s*0:\s+\S+\s+-\s+(.*)$", head, re.MULTILINE)
+    where = ""
+    if frame:
+        function = frame.group(1).rsplit("!", 1)[-1].strip()
+        where = f" (in {function})"
+    return f"trap: {reason}{where}"

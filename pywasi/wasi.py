@@ -1,0 +1,327 @@
+"""The WASI class: Node's node:wasi, the Python way, on wasmtime.
+
+This module is the only one that knows both wasmtime and the user: it checks
+options in the order Node does, sets the host up (stdio, preopens), hands the
+generated stubs to the bridge, and runs `_start` or `_initialize`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping
+
+import wasmtime
+
+from pywasi.generated import preview0, preview1
+from pywasi.handlers.descriptor import STREAM_READ, STREAM_WRITE, Descriptor
+from pywasi.handlers.dirs import Preopen
+from pywasi.handlers.errors import ProcExit
+from pywasi.handlers.fdtable import FdTable
+from pywasi.handlers.host import Host
+from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
+
+from . import bridge, interrupt
+from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
+from .memory import GuestMemory
+
+# Node's version names; "preview0" is another name for "unstable".
+VERSIONS = {"preview1": preview1, "unstable": preview0, "preview0": preview0}
+_INT32_MAX = 2**31 - 1
+
+
+class WASI:
+    """A WASI host for one program instance.
+
+    WASI(*, version="preview1", args=(), env=None, preopens=None,
+         return_on_exit=True, stdin=0, stdout=1, stderr=2)
+    """
+
+    def __init__(
+        self,
+        *,
+        version: str = "preview1",
+        args=(),
+        env: Mapping | None = None,
+        preopens: Mapping | None = None,
+        return_on_exit: bool = True,
+        stdin=0,
+        stdout=1,
+        stderr=2,
+    ):
+        # Node's order: version, args, env, preopens, stdio, host setup, returnOnExit.
+        self._abi = _version(version)
+        self.version = "preview1" if self._abi is preview1 else "unstable"
+        argv = _args(args)
+        environ = _env(env)
+        preopen_list = _preopens(preopens)
+        stdio = [_stdio("stdin", stdin, True), _stdio("stdout", stdout, False), _stdio("stderr", stderr, False)]
+        fds = _host_setup(stdio, preopen_list)
+        if not isinstance(return_on_exit, bool):
+            fds.close_all()
+            raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
+
+        self._host = Host(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit)
+        self._memory = GuestMemory()
+        self._bridge = bridge.Bridge(self._abi.MODULE, self._abi.FUNCTIONS, _not_started)
+        self._started = False
+        self._closed = False
+        self._store: wasmtime.Store | None = None
+        self._instance: wasmtime.Instance | None = None
+        self.wasi_import = {
+            name: _entry(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
+        }
+
+    # Node's API ------------------------------------------------------------
+
+    def get_import_object(self) -> dict:
+        return {self._abi.MODULE: self.wasi_import}
+
+    def define(self, linker: wasmtime.Linker) -> None:
+        """Register every function of this version in `linker` (the fast path)."""
+        if not isinstance(linker, wasmtime.Linker):
+            raise InvalidArgType(f"linker must be a wasmtime.Linker, not {describe(linker)}")
+        self._bridge.define(linker)
+
+    def start(self, instance: wasmtime.Instance, store: wasmtime.Store) -> int:
+        """Run a command: `_start`. Returns its exit code (0 if it returns)."""
+        if self._started:
+            raise AlreadyStarted()
+        self._started = True
+        exports = _exports(instance, store)
+        memory = _memory_export(exports)
+        start = exports.get("_start")
+        if not isinstance(start, wasmtime.Func):
+            raise InvalidArgType(
+                f'"instance.exports._start" must be a function, not {describe(start)}'
+            )
+        if "_initialize" in exports:
+            raise InvalidArgType('"instance.exports._initialize" must be absent from a command')
+        self._bind(instance, store, memory)
+        try:
+            self._run(store, start)
+        except ProcExit as exit:
+            return exit.code
+        return 0
+
+    def initialize(self, instance: wasmtime.Instance, store: wasmtime.Store) -> None:
+        """Set up a reactor: call `_initialize` if it exports one."""
+        if self._started:
+            raise AlreadyStarted()
+        self._started = True
+        exports = _exports(instance, store)
+        memory = _memory_export(exports)
+        if "_start" in exports:
+            raise InvalidArgType('"instance.exports._start" must be absent from a reactor')
+        init = exports.get("_initialize")
+        if init is not None and not isinstance(init, wasmtime.Func):
+            raise InvalidArgType(
+                f'"instance.exports._initialize" must be a function, not {describe(init)}'
+            )
+        self._bind(instance, store, memory)
+        if init is not None:
+            self._run(store, init)
+
+    def finalize_bindings(
+        self, instance: wasmtime.Instance, store: wasmtime.Store, *, memory: wasmtime.Memory | None = None
+    ) -> None:
+        """Bind memory without running anything (Node >= 24.4): for a module
+        used as a library, whose exports the host calls itself."""
+        if self._started:
+            raise AlreadyStarted()
+        exports = _exports(instance, store)
+        if memory is None:
+            memory = _memory_export(exports)
+        elif not isinstance(memory, wasmtime.Memory):
+            raise InvalidArgType(f"memory must be a wasmtime.Memory, not {describe(memory)}")
+        self._started = True
+        self._bind(instance, store, memory)
+
+    # Lifetime --------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every host fd the guest opened; the instance can no longer call in."""
+        if self._closed:
+            return
+        self._closed = True
+        interrupt.detach(self._bridge)
+        self._bridge.uninstall()
+        self._memory.unbind()
+        self._host.close()
+        self._store = self._instance = None
+
+    def __enter__(self) -> WASI:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # Internals -------------------------------------------------------------
+
+    def _bind(self, instance, store, memory: wasmtime.Memory) -> None:
+        self._store, self._instance = store, instance
+        self._memory.bind(bridge.memory_source(store, memory))
+        moving = bridge.memory_may_move(store, memory)
+        stubs = self._abi.bind(self._host, self._memory)
+        self._bridge.install(stubs, before=self._memory.refresh if moving else None)
+        interrupt.attach(self._bridge)
+
+    def _run(self, store: wasmtime.Store, func: wasmtime.Func) -> None:
+        with interrupt.epoch_on_sigint(store.engine):
+            bridge.call(store, func)
+
+
+# Option checks, in Node's order ------------------------------------------------
+
+
+def _version(version):
+    if not isinstance(version, str):
+        raise InvalidArgType(f"version must be a str, not {describe(version)}")
+    try:
+        return VERSIONS[version]
+    except KeyError:
+        raise InvalidArgValue(
+            f"version {version!r} is not supported: use 'preview1' or 'unstable'"
+        ) from None
+
+
+def _encoded(value, what: str) -> bytes:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogateescape")
+    elif not isinstance(value, bytes):
+        raise InvalidArgType(f"{what} must be str or bytes, not {describe(value)}")
+    if b"\0" in value:
+        raise InvalidArgValue(f"{what} contains a NUL byte: {value!r}")
+    return value
+
+
+def _args(args) -> list[bytes]:
+    if isinstance(args, (str, bytes)) or not isinstance(args, (list, tuple)):
+        raise InvalidArgType(f"args must be a list or tuple, not {describe(args)}")
+    return [_encoded(a, f"args[{i}]") for i, a in enumerate(args)]
+
+
+def _env(env) -> list[bytes]:
+    if env is None:
+        return []
+    if not isinstance(env, Mapping):
+        raise InvalidArgType(f"env must be a mapping, not {describe(env)}")
+    out = []
+    for key, value in env.items():
+        if value is None:
+            continue  # Node skips undefined values
+        k = _encoded(key, "env key")
+        if b"=" in k or not k:
+            raise InvalidArgValue(f"env key {key!r} is empty or contains '='")
+        out.append(k + b"=" + _encoded(value, f"env[{key!r}]"))
+    return out
+
+
+def _preopens(preopens) -> list[tuple[str, str]]:
+    if preopens is None:
+        return []
+    if not isinstance(preopens, Mapping):
+        raise InvalidArgType(f"preopens must be a mapping, not {describe(preopens)}")
+    out = []
+    for guest, host in preopens.items():
+        if not isinstance(guest, str):
+            raise InvalidArgType(f"preopens keys are guest paths (str), not {describe(guest)}")
+        out.append((guest, os.fsdecode(_encoded(host, f"preopens[{guest!r}]"))))
+    return out
+
+
+def _stdio(name: str, value, readable: bool):
+    if isinstance(value, bool):
+        raise InvalidArgType(f"{name} must be an int fd or a binary file object, not {describe(value)}")
+    if isinstance(value, int):
+        if not 0 <= value <= _INT32_MAX:
+            raise OutOfRange(f"{name} is out of range: it must be >= 0 and <= {_INT32_MAX}, not {value}")
+        return ("fd", value)
+    if isinstance(value, float):
+        raise OutOfRange(f"{name} is out of range: it must be an integer, not {value}")
+    if readable and isinstance(value, (bytes, bytearray, memoryview)):
+        return ("reader", io.BytesIO(bytes(value)))
+    if isinstance(value, io.TextIOBase):
+        raise InvalidArgType(f"{name} must be a binary file object, not a text stream (pass its .buffer)")
+    fileno = _fileno(value)
+    if fileno is not None:
+        return ("file", value)
+    if readable and callable(getattr(value, "readinto", None)):
+        return ("reader", value)
+    if not readable and callable(getattr(value, "write", None)):
+        return ("writer", value)
+    kinds = "an int fd, bytes or a binary file object" if readable else "an int fd or a binary file object"
+    raise InvalidArgType(f"{name} must be {kinds}, not {describe(value)}")
+
+
+def _fileno(value) -> int | None:
+    try:
+        fd = value.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return fd if isinstance(fd, int) else None
+
+
+def _host_setup(stdio, preopens) -> FdTable:
+    fds = FdTable()
+    try:
+        for index, (kind, value) in enumerate(stdio):
+            fds.add(_stream(index, kind, value))
+        for guest, host in preopens:
+            fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fds.add(Preopen(fd, guest))
+    except BaseException:
+        fds.close_all()
+        raise
+    return fds
+
+
+def _stream(index: int, kind: str, value) -> Descriptor:
+    rights = STREAM_READ if index == 0 else STREAM_WRITE
+    if kind == "fd":
+        return HostStream(value, rights)
+    if kind == "file":
+        if index:
+            value.flush()  # what Python buffered goes out before the guest writes
+        return HostStream(value.fileno(), rights)
+    return MemoryInput(value, rights) if index == 0 else MemoryOutput(value, rights)
+
+
+# Binding -----------------------------------------------------------------------
+
+
+def _exports(instance, store) -> dict:
+    if not isinstance(instance, wasmtime.Instance):
+        raise InvalidArgType(f"instance must be a wasmtime.Instance, not {describe(instance)}")
+    if not isinstance(store, wasmtime.Store):
+        raise InvalidArgType(f"store must be a wasmtime.Store, not {describe(store)}")
+    try:
+        exports = instance.exports(store)
+        return {name: exports[name] for name in exports}
+    except wasmtime.WasmtimeError as e:
+        raise InvalidArgValue(f"store does not hold this instance: {e}") from None
+
+
+def _memory_export(exports: dict) -> wasmtime.Memory:
+    memory = exports.get("memory")
+    if not isinstance(memory, wasmtime.Memory):
+        raise InvalidArgType(f'"instance.exports.memory" must be a wasmtime.Memory, not {describe(memory)}')
+    return memory
+
+
+def _not_started(name: str):
+    def waiting(*args):
+        raise NotStarted()
+
+    return waiting
+
+
+def _entry(slots: list, index: int):
+    """A wasi_import function: the lowered ABI, as the guest calls it."""
+
+    def call(*args):
+        return slots[index](*args)
+
+    return call

@@ -1,0 +1,221 @@
+"""The host-call bridge: traps with the function's name, memory that grows
+or moves, exceptions kept per thread, the public-API fallback, Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import wasmtime
+
+from pywasi import WASI, ProcExit, bridge
+from tests.support import ROOT, wat
+
+WRITE_AT = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "grown\\n")
+  (func (export "write_at") (param $iov i32) (param $out i32) (result i32)
+    (call $write (i32.const 1) (local.get $iov) (i32.const 1) (local.get $out)))
+  (func (export "grow") (param $pages i32) (result i32) (memory.grow (local.get $pages)))
+  (func (export "store") (param $at i32) (param $value i32) (i32.store (local.get $at) (local.get $value)))
+  (func (export "_start")))
+"""
+
+
+def setup(text=WRITE_AT, engine=None, **options):
+    engine = engine or wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    out = io.BytesIO()
+    wasi = WASI(stdout=out, **options)
+    wasi.define(linker)
+    instance = linker.instantiate(store, wasmtime.Module(engine, wat(text)))
+    wasi.start(instance, store)
+    return wasi, instance.exports(store), store, out
+
+
+@pytest.mark.parametrize(
+    "iov, out, message",
+    [
+        (65536 - 4, 0, r"fd_write: out of bounds: 8 bytes at 0xfffc, memory is 65536 bytes"),
+        (2, 0, r"fd_write: misaligned pointer 0x2 \(must be aligned to 4\)"),
+        (0, -4, r"fd_write: out of bounds: 4 bytes at 0xfffffffc"),
+    ],
+)
+def test_bad_pointers_trap_naming_the_function(iov, out, message):
+    wasi, exports, store, _ = setup()
+    with pytest.raises(wasmtime.WasmtimeError, match=message):
+        exports["write_at"](store, iov, out)
+
+
+def test_access_past_the_old_end_after_growth():
+    wasi, exports, store, out = setup()
+    assert exports["grow"](store, 2) == 1
+    at = 65536 * 2 + 64  # in the new pages: the stub's view must be refreshed
+    exports["store"](store, at, 32)
+    exports["store"](store, at + 4, 6)
+    assert exports["write_at"](store, at, at + 8) == 0
+    assert out.getvalue() == b"grown\n"
+
+
+def test_memory_that_moves_on_growth():
+    config = wasmtime.Config()
+    config.memory_reservation = 0
+    config.memory_reservation_for_growth = 0
+    config.memory_guard_size = 0
+    engine = wasmtime.Engine(config)
+    wasi, exports, store, out = setup(engine=engine)
+    memory = exports["memory"]
+    assert bridge.memory_may_move(store, memory)
+    base = memory.data_ptr(store)
+    for _ in range(5):
+        exports["grow"](store, 1)
+        # Pointers inside the *old* size: only a refresh before the call
+        # keeps the stub off the freed mapping.
+        exports["store"](store, 0, 32)
+        exports["store"](store, 4, 6)
+        assert exports["write_at"](store, 0, 8) == 0
+    assert out.getvalue() == b"grown\n" * 5
+    assert memory.data_ptr(store) is not base
+
+
+def test_default_engine_memory_does_not_move():
+    _, exports, store, _ = setup()
+    assert not bridge.memory_may_move(store, exports["memory"])
+
+
+def test_internal_error_is_a_trap_with_the_cause_chained():
+    class Broken(io.RawIOBase):
+        def write(self, data):
+            raise ZeroDivisionError("broken sink")
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    wasi = WASI(stdout=Broken())
+    wasi.define(linker)
+    text = WRITE_AT.replace('(func (export "_start"))', """(func (export "_start")
+        (i32.store (i32.const 0) (i32.const 32)) (i32.store (i32.const 4) (i32.const 6))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))""")
+    instance = linker.instantiate(store, wasmtime.Module(engine, wat(text)))
+    with pytest.raises(wasmtime.WasmtimeError, match="fd_write failed: ZeroDivisionError: broken sink") as info:
+        wasi.start(instance, store)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+
+EXIT_LOOP = """
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (param) (local $i i32)
+    (loop $l
+      (drop (call $yield))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 20000))))
+    (call $exit (i32.const {code}))))
+"""
+
+
+def test_exceptions_stay_in_their_thread():
+    # Programs in eight threads at once each exit with their own code, five
+    # times over: every start() sees its own ProcExit, never another thread's.
+    module_text = {c: wat(EXIT_LOOP.format(code=c)) for c in range(1, 9)}
+    results: dict[int, list[int]] = {c: [] for c in module_text}
+    errors = []
+
+    def one(code: int):
+        try:
+            engine = wasmtime.Engine()
+            module = wasmtime.Module(engine, module_text[code])
+            for _ in range(5):
+                store = wasmtime.Store(engine)
+                linker = wasmtime.Linker(engine)
+                with WASI() as wasi:
+                    wasi.define(linker)
+                    results[code].append(wasi.start(linker.instantiate(store, module), store))
+        except BaseException as e:  # pragma: no cover - shows up in the assert
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in module_text]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == {c: [c] * 5 for c in module_text}
+
+
+def test_public_api_fallback_in_a_subprocess():
+    script = textwrap.dedent(
+        f"""
+        import io, wasmtime
+        from pywasi import WASI, bridge, ProcExit
+        from tests.support import wat
+        assert not bridge.RAW
+        engine = wasmtime.Engine(); store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+        out = io.BytesIO(); w = WASI(stdout=out); w.define(linker)
+        inst = linker.instantiate(store, wasmtime.Module(engine, wat({WRITE_AT!r})))
+        w.start(inst, store)
+        e = inst.exports(store)
+        e["store"](store, 0, 32); e["store"](store, 4, 6)
+        assert e["write_at"](store, 0, 8) == 0
+        try:
+            e["write_at"](store, 2, 8)
+        except wasmtime.Trap as t:
+            assert "fd_write: misaligned pointer" in str(t), str(t)
+        print(out.getvalue().decode(), end="")
+        """
+    )
+    env = dict(os.environ, PYWASI_BRIDGE="public")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "grown\n", "")
+
+
+SIGINT_SCRIPT = """
+import os, signal, sys, threading, time
+from pywasi import run
+from tests.support import wat
+module = wat(sys.argv[1])
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    run(module)
+except KeyboardInterrupt:
+    # the process is healthy: run another program
+    print("interrupted; next run exits", run(wat('(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32))) (memory (export "memory") 1) (func (export "_start") (call $e (i32.const 5))))')))
+"""
+
+HOST_CALL_LOOP = """
+(module
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (loop $l (drop (call $yield)) (br $l))))
+"""
+PURE_LOOP = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))'
+
+
+@pytest.mark.parametrize("module", [HOST_CALL_LOOP, PURE_LOOP], ids=["host-calls", "no-host-calls"])
+def test_ctrl_c_ends_start_with_keyboard_interrupt(module):
+    out = subprocess.run([sys.executable, "-c", SIGINT_SCRIPT, module], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "interrupted; next run exits 5\n", "")
+
+
+def test_supported_wasmtime_range():
+    from importlib.metadata import requires, version
+
+    spec = next(r for r in requires("pywasi") if r.startswith("wasmtime"))
+    bounds = dict(re.findall(r"(>=|<)\s*(\d+)", spec))
+    low, high = int(bounds[">="]), int(bounds["<"])
+    major = int(version("wasmtime").split(".")[0])
+    assert low <= major < high, f"wasmtime {version('wasmtime')} is outside the supported {spec}"
+    assert bridge.RAW or os.environ.get("PYWASI_BRIDGE") == "public", "the raw C API is missing from this wheel"

@@ -1,0 +1,145 @@
+"""Real programs under `pywasi run` and pywasi.run: a C program compiled with
+wasi-libc prints its args, env and clocks; exit codes; both ABIs; the CLI's
+one-line errors."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pywasi import run
+from tests.support import compile_c, pywasi_cli, rename_import_module, run_captured, wat
+
+PROGRAM = "hello_args_env_time.c"
+CLOCKS = b"realtime after 2020: yes\nmonotonic does not go back: yes\nresolution at most 1ms: yes\ncpu clock: yes\n"
+
+
+def expected(argv: list[bytes], env: list[bytes]) -> bytes:
+    out = b"argc=%d\n" % len(argv)
+    out += b"".join(b"argv[%d]=%s\n" % (i, a) for i, a in enumerate(argv))
+    out += b"".join(b"env %s\n" % e for e in env)
+    return out + CLOCKS
+
+
+def test_args_env_and_time_under_the_cli():
+    wasm = compile_c(PROGRAM)
+    out = pywasi_cli("run", "--env", "GREETING=hello", "--env", "EMPTY=", str(wasm), "one", "two words")
+    assert out.returncode == 0
+    assert out.stderr == b""
+    assert out.stdout == expected([wasm.name.encode(), b"one", b"two words"], [b"GREETING=hello", b"EMPTY="])
+
+
+def test_env_name_alone_passes_the_hosts_value():
+    wasm = compile_c(PROGRAM)
+    env = dict(os.environ, PYWASI_TEST_VALUE="from the host")
+    out = pywasi_cli("run", "--env", "PYWASI_TEST_VALUE", "--env", "PYWASI_NOT_SET_ANYWHERE", str(wasm), env=env)
+    assert out.stdout == expected([wasm.name.encode()], [b"PYWASI_TEST_VALUE=from the host"])
+
+
+@pytest.mark.parametrize("code", [0, 1, 120, 255])
+def test_exit_codes(code):
+    wasm = compile_c(PROGRAM)
+    assert pywasi_cli("run", str(wasm), str(code)).returncode == code
+    assert run_captured(wasm, args=["p", str(code)])[0] == code
+
+
+def test_non_ascii_args_and_env():
+    argv = ["prog", "héllo", "日本語", "emoji 🎉"]
+    env = {"NAME": "Zoë", "CITY": "Zürich"}
+    code, out, err = run_captured(compile_c(PROGRAM), args=argv, env=env)
+    assert (code, err) == (0, b"")
+    assert out == expected([a.encode() for a in argv], [f"{k}={v}".encode() for k, v in env.items()])
+
+
+def test_empty_args_and_env():
+    # Node's host fails args_get with EINVAL when there are no arguments;
+    # wasi-libc then aborts. Here it just works.
+    code, out, _ = run_captured(compile_c(PROGRAM), args=[], env={})
+    assert code == 0
+    assert out == expected([], [])
+
+
+def test_the_same_program_under_wasi_unstable():
+    preview1 = compile_c(PROGRAM).read_bytes()
+    unstable = rename_import_module(preview1, "wasi_snapshot_preview1", "wasi_unstable")
+    for module in (preview1, unstable):
+        code, out, _ = run_captured(module, args=["p", "x", "7"], env={"A": "b"})
+        assert (code, out) == (7, expected([b"p", b"x", b"7"], [b"A=b"]))
+    # The version is picked from the imports; asking for the other one fails to link.
+    with pytest.raises(Exception, match="wasi_unstable"):
+        run(unstable, version="preview1")
+
+
+def test_cli_trap_is_one_line_and_134(tmp_path):
+    module = tmp_path / "trap.wat"
+    module.write_text('(module (memory (export "memory") 1) (func $boom (unreachable)) (func (export "_start") (call $boom)))')
+    out = pywasi_cli("run", str(module))
+    assert out.returncode == 134
+    assert out.stdout == b""
+    assert out.stderr == b"pywasi: trap: wasm `unreachable` instruction executed (in boom)\n"
+
+
+def test_cli_trap_in_a_host_call_names_the_function(tmp_path):
+    module = tmp_path / "bad.wat"
+    module.write_text(
+        '(module (import "wasi_snapshot_preview1" "random_get" (func $r (param i32 i32) (result i32)))'
+        ' (memory (export "memory") 1) (func $fill (drop (call $r (i32.const 65530) (i32.const 100))))'
+        ' (func (export "_start") (call $fill)))'
+    )
+    out = pywasi_cli("run", str(module))
+    assert out.returncode == 134
+    assert out.stderr == b"pywasi: trap: random_get: out of bounds: 100 bytes at 0xfffa, memory is 65536 bytes (in fill)\n"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.wasm"], b"pywasi: missing.wasm: no such file\n"),
+        (["--frobnicate", "x.wasm"], b"pywasi run: unrecognized arguments: --frobnicate\n"),
+        (["--wasi", "preview9", "x.wasm"], b"pywasi run: argument --wasi: invalid choice: 'preview9' (choose from 'auto', 'preview1', 'unstable')\n"),
+        (["--dir", "/nonexistent-dir-for-pywasi", "x.wat"], b"pywasi: /nonexistent-dir-for-pywasi: No such file or directory\n"),
+        ([], b"pywasi run: the following arguments are required: MODULE, ARGS\n"),
+    ],
+)
+def test_cli_usage_errors_are_one_line_and_2(tmp_path, args, message):
+    (tmp_path / "x.wat").write_text('(module (memory (export "memory") 1) (func (export "_start")))')
+    out = pywasi_cli("run", *args, cwd=tmp_path)
+    assert (out.returncode, out.stdout, out.stderr) == (2, b"", message)
+
+
+def test_cli_bad_modules(tmp_path):
+    (tmp_path / "text.wasm").write_bytes(b"hello, not wasm")
+    (tmp_path / "truncated.wasm").write_bytes(compile_c(PROGRAM).read_bytes()[:100])
+    (tmp_path / "noimports.wat").write_text('(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))')
+    for name, message in [
+        ("text.wasm", "neither a wasm binary nor WAT text"),
+        ("truncated.wasm", "not a valid WebAssembly module"),
+        ("noimports.wat", "cannot be instantiated: unknown import: `env::f` has not been defined"),
+    ]:
+        out = pywasi_cli("run", name, cwd=tmp_path)
+        assert out.returncode == 2, name
+        lines = out.stderr.decode().splitlines()
+        assert len(lines) == 1 and message in lines[0], (name, lines)
+
+
+def test_dir_option_preopens(tmp_path):
+    listing = compile_c(
+        r"""
+        #include <stdio.h>
+        #include <wasi/api.h>
+        int main(void) {
+            for (__wasi_fd_t fd = 3;; fd++) {
+                __wasi_prestat_t p;
+                if (__wasi_fd_prestat_get(fd, &p) != 0) break;
+                char name[256] = {0};
+                __wasi_fd_prestat_dir_name(fd, (uint8_t *)name, p.u.dir.pr_name_len);
+                printf("%d %s\n", fd, name);
+            }
+            return 0;
+        }
+        """
+    )
+    (tmp_path / "a").mkdir()
+    out = pywasi_cli("run", "--dir", str(tmp_path), "--dir", f"{tmp_path / 'a'}::/data", str(listing))
+    assert out.stdout == f"3 {tmp_path}\n4 /data\n".encode()
