@@ -99,7 +99,7 @@ def _first_line(error: Exception) -> str:
 def describe_trap(error: Exception) -> str:
     """One line from a wasmtime Trap or WasmtimeError: what trapped, and in
     which guest function (the innermost frame of the backtrace)."""
-    text = str(error)
+    text = str(error).split("Stack backtrace:")[0]  # older wasmtime appends its own
     head, _, cause = text.partition("Caused by:")
     reasons = [line.strip() for line in (cause or head).splitlines() if line.strip()]
     reason = reasons[-1] if reasons else type(error).__name__
