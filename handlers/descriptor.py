@@ -78,6 +78,33 @@ class Descriptor:
     def set_times(self, atim: int, mtim: int, fst_flags: int) -> None:
         raise WasiError(Errno.NOTSUP)
 
+    # poll_oneoff -------------------------------------------------------------
+    # A descriptor is either ready now (poll_now answers (nbytes, hangup)),
+    # or waited on in the host's poll() through poll_fd, after which
+    # poll_result turns the host's answer into (nbytes, hangup).
+
+    poll_fd = -1
+
+    def poll_now(self, write: bool) -> tuple[int, bool] | None:
+        raise WasiError(Errno.BADF)
+
+    def poll_result(self, write: bool, hangup: bool) -> tuple[int, bool]:
+        return 0, hangup
+
+    # Sockets -----------------------------------------------------------------
+
+    def sock_accept(self, flags: int) -> Descriptor:
+        raise WasiError(Errno.NOTSOCK)
+
+    def sock_recv(self, iovs: list[memoryview], flags: int) -> tuple[int, int]:
+        raise WasiError(Errno.NOTSOCK)
+
+    def sock_send(self, iovs: list[memoryview], flags: int) -> int:
+        raise WasiError(Errno.NOTSOCK)
+
+    def sock_shutdown(self, how: int) -> None:
+        raise WasiError(Errno.NOTSOCK)
+
     # Preopens --------------------------------------------------------------
 
     def prestat_name(self) -> bytes:

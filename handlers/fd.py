@@ -26,6 +26,9 @@ class FdCalls:
     def fd_fdstat_get(self, fd: int) -> Fdstat:
         return self.fds.get(fd).fdstat()
 
+    def fd_fdstat_set_flags(self, fd: int, flags: int) -> None:
+        self.fds.get(fd, RIGHTS.FD_FDSTAT_SET_FLAGS).set_flags(flags)
+
     def fd_close(self, fd: int) -> None:
         self.fds.close(fd)
 

@@ -8,9 +8,12 @@ fd_close drops the descriptor, and NONBLOCK is emulated with select().
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
 import select
 import stat
+import termios
 
 from pywasi.generated.preview1 import Errno, Filestat, Filetype
 
@@ -47,12 +50,23 @@ def filestat_of(st: os.stat_result) -> Filestat:
     )
 
 
+def pending_bytes(fd: int) -> int:
+    """Bytes ready to read on a pipe, socket or terminal (FIONREAD); 0 if the
+    host cannot tell."""
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    except OSError:
+        return 0
+    return max(0, count[0])
+
+
 class HostStream(Descriptor):
     """A host fd the guest may read or write but does not own."""
 
     def __init__(self, fd: int, rights: int):
         super().__init__(rights)
-        self.fd = fd
+        self.fd = self.poll_fd = fd
         self.filetype = filetype_of(os.fstat(fd).st_mode)
         if self.filetype == Filetype.REGULAR_FILE:
             self.rights_base |= RIGHTS.FD_SEEK | RIGHTS.FD_TELL
@@ -79,6 +93,17 @@ class HostStream(Descriptor):
     def seek(self, offset, whence):
         return os.lseek(self.fd, offset, int(whence))
 
+    def poll_now(self, write):
+        if self.filetype != Filetype.REGULAR_FILE:
+            return None  # wait in poll()
+        if write:  # a file is always ready; what is left to read of it
+            return 0, False
+        left = os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR)
+        return max(0, left), False
+
+    def poll_result(self, write, hangup):
+        return (0 if write else pending_bytes(self.fd)), hangup
+
     def tell(self):
         return os.lseek(self.fd, 0, os.SEEK_CUR)
 
@@ -104,6 +129,20 @@ class MemoryInput(Descriptor):
             raise WasiError(Errno.NOTSUP)
         self.flags = flags  # memory never blocks: NONBLOCK changes nothing
 
+    def poll_now(self, write):
+        if write:
+            raise WasiError(Errno.BADF)
+        left = 0
+        try:
+            if self.source.seekable():
+                here = self.source.tell()
+                left = self.source.seek(0, os.SEEK_END) - here
+                self.source.seek(here)
+        except (AttributeError, OSError):
+            pass
+        # Always readable; with nothing left it is at its end, like a closed pipe.
+        return left, left == 0
+
 
 class MemoryOutput(Descriptor):
     """stdout/stderr into a binary object without a fileno (a BytesIO)."""
@@ -118,6 +157,11 @@ class MemoryOutput(Descriptor):
             n = self.sink.write(view)
             total += len(view) if n is None else n
         return total
+
+    def poll_now(self, write):
+        if not write:
+            raise WasiError(Errno.BADF)
+        return 0, False
 
     def set_flags(self, flags):
         if flags & ~_SETTABLE:

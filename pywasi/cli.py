@@ -1,6 +1,7 @@
 """The command line: `pywasi run`, `pywasi gen` (also `python -m pywasi`).
 
-    pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
+    pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
+               [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
 
 Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
@@ -29,6 +30,8 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="preopen the host directory HOST, seen by the guest as GUEST (default: HOST)")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="set a guest environment variable; NAME alone passes the host's value")
+    p.add_argument("--tcplisten", action="append", default=[], metavar="HOST:PORT",
+                   help="hand the guest a socket listening on HOST:PORT (fds after stdio, in order)")
     p.add_argument("--wasi", choices=("auto", "preview1", "unstable"), default="auto",
                    help="the ABI to serve (default: what the module imports)")
     p.add_argument("module", metavar="MODULE")
@@ -76,7 +79,7 @@ def run_command(argv: list[str]) -> int:
         parser.error(str(e))
     try:
         return run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
-                   env=env, preopens=preopens)
+                   env=env, preopens=preopens, sockets=ns.tcplisten)
     except ModuleError as e:
         print(f"pywasi: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 from collections.abc import Mapping
 
 import wasmtime
@@ -19,6 +20,7 @@ from pywasi.handlers.dirs import Preopen
 from pywasi.handlers.errors import ProcExit
 from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
+from pywasi.handlers.sockets import Listener, listening_socket
 from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
 
 from . import bridge, interrupt
@@ -34,7 +36,12 @@ class WASI:
     """A WASI host for one program instance.
 
     WASI(*, version="preview1", args=(), env=None, preopens=None,
-         return_on_exit=True, stdin=0, stdout=1, stderr=2)
+         return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=())
+
+    `sockets`: listening sockets handed to the guest, as wasmtime's CLI does
+    with --tcplisten: `socket.socket` objects (the host's: the guest closing
+    its fd leaves them open) or "HOST:PORT" strings (pywasi listens). They
+    take the fds after stdio, before the preopens.
     """
 
     def __init__(
@@ -48,15 +55,18 @@ class WASI:
         stdin=0,
         stdout=1,
         stderr=2,
+        sockets=(),
     ):
-        # Node's order: version, args, env, preopens, stdio, host setup, returnOnExit.
+        # Node's order: version, args, env, preopens, stdio, host setup,
+        # returnOnExit; sockets, which Node has not, just before host setup.
         self._abi = _version(version)
         self.version = "preview1" if self._abi is preview1 else "unstable"
         argv = _args(args)
         environ = _env(env)
         preopen_list = _preopens(preopens)
         stdio = [_stdio("stdin", stdin, True), _stdio("stdout", stdout, False), _stdio("stderr", stderr, False)]
-        fds = _host_setup(stdio, preopen_list)
+        listeners = _sockets(sockets)
+        fds = _host_setup(stdio, listeners, preopen_list)
         if not isinstance(return_on_exit, bool):
             fds.close_all()
             raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
@@ -256,6 +266,23 @@ def _stdio(name: str, value, readable: bool):
     raise InvalidArgType(f"{name} must be {kinds}, not {describe(value)}")
 
 
+def _sockets(sockets) -> list:
+    if isinstance(sockets, (str, bytes)) or not isinstance(sockets, (list, tuple)):
+        raise InvalidArgType(f"sockets must be a list or tuple, not {describe(sockets)}")
+    out = []
+    for i, s in enumerate(sockets):
+        if isinstance(s, socket.socket):
+            if s.type != socket.SOCK_STREAM or not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                raise InvalidArgValue(f"sockets[{i}] is not a listening stream socket")
+        elif isinstance(s, str):
+            if s.rpartition(":")[0] == "" or not s.rpartition(":")[2].isdigit():
+                raise InvalidArgValue(f"sockets[{i}] {s!r} is not HOST:PORT")
+        else:
+            raise InvalidArgType(f"sockets[{i}] must be a socket.socket or 'HOST:PORT', not {describe(s)}")
+        out.append(s)
+    return out
+
+
 def _fileno(value) -> int | None:
     try:
         fd = value.fileno()
@@ -264,11 +291,13 @@ def _fileno(value) -> int | None:
     return fd if isinstance(fd, int) else None
 
 
-def _host_setup(stdio, preopens) -> FdTable:
+def _host_setup(stdio, sockets, preopens) -> FdTable:
     fds = FdTable()
     try:
         for index, (kind, value) in enumerate(stdio):
             fds.add(_stream(index, kind, value))
+        for s in sockets:
+            fds.add(Listener(s, owned=False) if isinstance(s, socket.socket) else Listener(listening_socket(s), owned=True))
         for guest, host in preopens:
             fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fds.add(Preopen(fd, guest))

@@ -1,0 +1,131 @@
+"""poll_oneoff: wait for clocks and descriptors, in the host's poll().
+
+Descriptors that are always ready (regular files, in-memory stdio) answer at
+once; the rest are waited on in one poll() call whose timeout is the nearest
+clock deadline. A descriptor that cannot be polled, or is not there, fails in
+its own event's `error`, not as the call's errno. Timers sleep with
+nanosleep when there is nothing else to wait for, so a 10 ms sleep wakes
+within a fraction of a millisecond of its deadline, and nothing spins.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+
+from pywasi.generated.preview1 import (
+    Clockid, Errno, Event, EventFdReadwrite, Eventtype, Subscription,
+)
+
+from .bits import RIGHTS
+from .clock import NOW
+from .errors import WasiError, errno_of
+from .fdtable import FdTable
+
+ABSTIME = 1  # subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
+HANGUP = 1  # eventrwflags.FD_READWRITE_HANGUP
+_POLL_RIGHT = RIGHTS.POLL_FD_READWRITE
+_READ = select.POLLIN | select.POLLPRI
+_WRITE = select.POLLOUT
+_HUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+_NS = 1_000_000_000
+
+
+def _event(sub: Subscription, error: int = 0, nbytes: int = 0, hangup: bool = False) -> Event:
+    return Event(sub.userdata, error, sub.u.tag, EventFdReadwrite(nbytes, HANGUP if hangup else 0))
+
+
+def _deadline(clock, now: int) -> int:
+    """A clock subscription's deadline on the monotonic clock, in ns.
+
+    The CPU-time clocks do not advance while the guest waits, so a timeout on
+    them is taken as that long in real time (wasmtime refuses them)."""
+    timeout = clock.timeout
+    if clock.flags & ABSTIME:
+        if clock.id == Clockid.MONOTONIC:
+            return timeout
+        timeout -= NOW[clock.id]()
+    return now + max(0, timeout)
+
+
+class PollCalls:
+    fds: FdTable
+
+    def poll_oneoff(self, in_: list[Subscription]) -> list[Event]:
+        if not in_:
+            raise WasiError(Errno.INVAL)  # nothing to wait for would wait forever
+        now = time.monotonic_ns()
+        ready: dict[int, Event] = {}  # subscription index -> its event
+        clocks: list[tuple[int, int]] = []  # (deadline, index)
+        waiting: dict[int, tuple[object, bool]] = {}  # index -> (descriptor, write)
+        for index, sub in enumerate(in_):
+            if sub.u.tag == Eventtype.CLOCK:
+                clocks.append((_deadline(sub.u.value, now), index))
+                continue
+            write = sub.u.tag == Eventtype.FD_WRITE
+            try:
+                d = self.fds.get(sub.u.value.file_descriptor, _POLL_RIGHT)
+                answer = d.poll_now(write)
+            except WasiError as e:
+                ready[index] = _event(sub, error=e.errno)
+                continue
+            except OSError as e:
+                ready[index] = _event(sub, error=errno_of(e))
+                continue
+            if answer is None:
+                waiting[index] = (d, write)
+            else:
+                ready[index] = _event(sub, nbytes=answer[0], hangup=answer[1])
+
+        deadline = min(clocks)[0] if clocks else None
+        if ready:
+            deadline = now  # something is ready: look, but do not wait
+        if waiting:
+            for index, hangup in _wait_for_fds(waiting, deadline).items():
+                d, write = waiting[index]
+                nbytes, hung = d.poll_result(write, hangup)
+                ready[index] = _event(in_[index], nbytes=nbytes, hangup=hung)
+        elif deadline is not None and not ready:
+            _sleep_until(deadline)
+        if clocks:
+            now = time.monotonic_ns()
+            for when, index in clocks:
+                if when <= now:
+                    ready[index] = _event(in_[index])
+        return [ready[i] for i in sorted(ready)]
+
+
+def _sleep_until(deadline: int) -> None:
+    while (left := deadline - time.monotonic_ns()) > 0:
+        time.sleep(left / _NS)
+
+
+def _wait_for_fds(waiting, deadline: int | None) -> dict[int, bool]:
+    """Block in poll() until a descriptor is ready or the deadline passes.
+    Returns {subscription index: hung up} for the ready ones."""
+    poller = select.poll()
+    masks: dict[int, int] = {}
+    for d, write in waiting.values():
+        masks[d.poll_fd] = masks.get(d.poll_fd, 0) | (_WRITE if write else _READ) | _HUP
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    while True:
+        if deadline is None:
+            timeout = None
+        else:
+            left = deadline - time.monotonic_ns()
+            if 0 < left < 1_000_000:
+                # poll() counts in whole milliseconds: sleep the last fraction
+                # precisely, then look once more without waiting.
+                _sleep_until(deadline)
+                left = 0
+            timeout = max(0, left // 1_000_000)
+        events = dict(poller.poll(timeout))
+        out = {}
+        for index, (d, write) in waiting.items():
+            revents = events.get(d.poll_fd, 0)
+            wanted = (_WRITE if write else _READ) | _HUP
+            if revents & wanted:
+                out[index] = bool(revents & _HUP)
+        if out or (deadline is not None and time.monotonic_ns() >= deadline):
+            return out

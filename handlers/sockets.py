@@ -1,0 +1,175 @@
+"""Sockets: listening sockets the host hands to the guest (as wasmtime's CLI
+does with --tcplisten), and the connections the guest accepts on them.
+
+sock_* on a descriptor that is not a socket is ENOTSOCK (the base class
+answers that), so these calls look the fd up without rights and the socket
+checks its own. Sends never raise SIGPIPE: a peer that went away is EPIPE.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+
+from pywasi.generated.preview1 import Errno, Filetype
+
+from .bits import FDFLAGS, RIGHTS
+from .descriptor import Descriptor
+from .errors import WasiError
+from .fdtable import FdTable
+from .stdio import filestat_of, pending_bytes
+
+_NONBLOCK = FDFLAGS.NONBLOCK
+_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+_RECV_PEEK, _RECV_WAITALL = 1, 2  # riflags
+_RECV_DATA_TRUNCATED = 1  # roflags
+_SHUTDOWN = {1: socket.SHUT_RD, 2: socket.SHUT_WR, 3: socket.SHUT_RDWR}  # sdflags RD, WR
+
+LISTENER_RIGHTS = (
+    RIGHTS.SOCK_ACCEPT | RIGHTS.POLL_FD_READWRITE | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_FILESTAT_GET
+)
+CONNECTION_RIGHTS = (
+    RIGHTS.FD_READ | RIGHTS.FD_WRITE | RIGHTS.POLL_FD_READWRITE | RIGHTS.SOCK_SHUTDOWN
+    | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_FILESTAT_GET
+)
+
+
+class Socket(Descriptor):
+    filetype = Filetype.SOCKET_STREAM
+
+    def __init__(self, sock: socket.socket, rights: int, owned: bool):
+        super().__init__(rights)
+        self.sock = sock
+        self.owned = owned
+        self.poll_fd = sock.fileno()
+
+    def need(self, right: int) -> None:
+        if not self.rights_base & right:
+            raise WasiError(Errno.NOTCAPABLE)
+
+    def close(self) -> None:
+        if self.owned:
+            self.sock.close()
+        self.poll_fd = -1
+
+    def filestat(self):
+        return filestat_of(os.fstat(self.sock.fileno()))
+
+    def poll_now(self, write):
+        return None  # always waited on in poll()
+
+    def poll_result(self, write, hangup):
+        return (0 if write else pending_bytes(self.poll_fd)), hangup
+
+    # Data calls live here, not on Connection: on a listener, which is a
+    # socket but lacks the rights, they are ENOTCAPABLE rather than ENOTSOCK.
+
+    def read(self, iovs):
+        return self.sock.recvmsg_into(iovs)[0] if iovs else 0
+
+    def write(self, iovs):
+        return self.sock.sendmsg(iovs, (), _NOSIGNAL) if iovs else 0
+
+    def sock_recv(self, iovs, flags):
+        self.need(RIGHTS.FD_READ)
+        host_flags = (socket.MSG_PEEK if flags & _RECV_PEEK else 0) | (
+            socket.MSG_WAITALL if flags & _RECV_WAITALL else 0
+        )
+        if not iovs:
+            return 0, 0
+        n, _, msg_flags, _ = self.sock.recvmsg_into(iovs, 0, host_flags)
+        return n, _RECV_DATA_TRUNCATED if msg_flags & socket.MSG_TRUNC else 0
+
+    def sock_send(self, iovs, flags):
+        self.need(RIGHTS.FD_WRITE)
+        if flags:
+            raise WasiError(Errno.NOTSUP)  # no siflags are defined
+        return self.write(iovs)
+
+    def sock_shutdown(self, how):
+        self.need(RIGHTS.SOCK_SHUTDOWN)
+        if how not in _SHUTDOWN:
+            raise WasiError(Errno.INVAL)
+        self.sock.shutdown(_SHUTDOWN[how])
+
+
+class Listener(Socket):
+    """A listening socket. One the host passed in is the host's: closing the
+    guest's fd leaves it open."""
+
+    def __init__(self, sock: socket.socket, owned: bool):
+        super().__init__(sock, LISTENER_RIGHTS, owned)
+
+    def set_flags(self, flags):
+        if flags & ~_NONBLOCK:
+            raise WasiError(Errno.NOTSUP)
+        self.flags = flags  # emulated: the host's socket keeps its own mode
+
+    def sock_accept(self, flags: int) -> Descriptor:
+        self.need(RIGHTS.SOCK_ACCEPT)
+        if flags & ~_NONBLOCK:
+            raise WasiError(Errno.INVAL)
+        while True:
+            if not self.flags & _NONBLOCK:
+                select.select([self.sock], [], [])
+            elif not select.select([self.sock], [], [], 0)[0]:
+                raise WasiError(Errno.AGAIN)
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another taker was faster: wait again
+            return Connection(conn, nonblocking=bool(flags & _NONBLOCK))
+
+
+class Connection(Socket):
+    """An accepted connection: pywasi's own socket, in the guest's mode."""
+
+    def __init__(self, sock: socket.socket, nonblocking: bool = False):
+        super().__init__(sock, CONNECTION_RIGHTS, owned=True)
+        sock.setblocking(not nonblocking)
+        self.flags = _NONBLOCK if nonblocking else 0
+
+    def set_flags(self, flags):
+        if flags & ~(_NONBLOCK | FDFLAGS.APPEND):
+            raise WasiError(Errno.NOTSUP)
+        self.sock.setblocking(not flags & _NONBLOCK)
+        self.flags = flags
+
+class SockCalls:
+    fds: FdTable
+
+    def sock_accept(self, fd: int, flags: int) -> int:
+        conn = self.fds.get(fd).sock_accept(flags)
+        try:
+            return self.fds.add(conn)
+        except WasiError:
+            conn.close()
+            raise
+
+    def sock_recv(self, fd: int, ri_data: list[memoryview], ri_flags: int) -> tuple[int, int]:
+        return self.fds.get(fd).sock_recv(ri_data, ri_flags)
+
+    def sock_send(self, fd: int, si_data: list[memoryview], si_flags: int) -> int:
+        return self.fds.get(fd).sock_send(si_data, si_flags)
+
+    def sock_shutdown(self, fd: int, how: int) -> None:
+        self.fds.get(fd).sock_shutdown(how)
+
+
+def listening_socket(spec: str) -> socket.socket:
+    """A socket listening on "HOST:PORT" ("[::1]:PORT" for IPv6)."""
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{spec!r} is not HOST:PORT")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
