@@ -31,6 +31,9 @@ class FdTable:
             raise WasiError(Errno.NOTCAPABLE)
         return d
 
+    def has_room(self) -> bool:
+        return len(self._fds) < self.max_fds or None in self._fds
+
     def add(self, d: Descriptor) -> int:
         """Put `d` at the lowest free number; EMFILE past the limit."""
         for fd, slot in enumerate(self._fds):

@@ -140,7 +140,10 @@ class SockCalls:
     fds: FdTable
 
     def sock_accept(self, fd: int, flags: int) -> int:
-        conn = self.fds.get(fd).sock_accept(flags)
+        listener = self.fds.get(fd)
+        if not self.fds.has_room():
+            raise WasiError(Errno.MFILE)  # before accepting: the connection stays queued
+        conn = listener.sock_accept(flags)
         try:
             return self.fds.add(conn)
         except WasiError:

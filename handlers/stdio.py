@@ -145,17 +145,33 @@ class MemoryInput(Descriptor):
 
 
 class MemoryOutput(Descriptor):
-    """stdout/stderr into a binary object without a fileno (a BytesIO)."""
+    """stdout/stderr into a binary object without a fileno (a BytesIO).
 
-    def __init__(self, sink, rights: int):
+    At most `limit` bytes are kept: past it writes fail with EFBIG, as they
+    would past a file size limit (a short count of 0 would make libc retry
+    forever), and `truncated` says so."""
+
+    def __init__(self, sink, rights: int, limit: int | None = None):
         super().__init__(rights)
         self.sink = sink
+        self.room = limit
+        self.truncated = False
 
     def write(self, iovs):
         total = 0
         for view in iovs:
+            if self.room is not None:
+                if self.room == 0 and len(view):
+                    self.truncated = True
+                    if total:
+                        break
+                    raise WasiError(Errno.FBIG)
+                view = view[: self.room]
             n = self.sink.write(view)
-            total += len(view) if n is None else n
+            n = len(view) if n is None else n
+            total += n
+            if self.room is not None:
+                self.room -= n
         return total
 
     def poll_now(self, write):

@@ -38,6 +38,11 @@ class WASI:
     WASI(*, version="preview1", args=(), env=None, preopens=None,
          return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=())
 
+    Limits for a host running untrusted code: `max_fds` is the most
+    descriptors the guest may hold open (stdio included; EMFILE past it);
+    `max_output` the most bytes kept of stdout or stderr captured in memory
+    (a BytesIO): past it the guest's writes fail with EFBIG. None: no limit.
+
     `sockets`: listening sockets handed to the guest, as wasmtime's CLI does
     with --tcplisten: `socket.socket` objects (the host's: the guest closing
     its fd leaves them open) or "HOST:PORT" strings (pywasi listens). They
@@ -56,6 +61,8 @@ class WASI:
         stdout=1,
         stderr=2,
         sockets=(),
+        max_fds: int | None = 1024,
+        max_output: int | None = 64 << 20,
     ):
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
@@ -66,7 +73,9 @@ class WASI:
         preopen_list = _preopens(preopens)
         stdio = [_stdio("stdin", stdin, True), _stdio("stdout", stdout, False), _stdio("stderr", stderr, False)]
         listeners = _sockets(sockets)
-        fds = _host_setup(stdio, listeners, preopen_list)
+        max_fds = _limit("max_fds", max_fds, 3 + len(listeners) + len(preopen_list))
+        max_output = _limit("max_output", max_output, 0)
+        fds = _host_setup(stdio, listeners, preopen_list, max_fds, max_output)
         if not isinstance(return_on_exit, bool):
             fds.close_all()
             raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
@@ -291,11 +300,21 @@ def _fileno(value) -> int | None:
     return fd if isinstance(fd, int) else None
 
 
-def _host_setup(stdio, sockets, preopens) -> FdTable:
-    fds = FdTable()
+def _limit(name: str, value, least: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgType(f"{name} must be an int or None, not {describe(value)}")
+    if value < least:
+        raise OutOfRange(f"{name} must be at least {least} here, not {value}")
+    return value
+
+
+def _host_setup(stdio, sockets, preopens, max_fds=None, max_output=None) -> FdTable:
+    fds = FdTable(max_fds if max_fds is not None else 1 << 31)
     try:
         for index, (kind, value) in enumerate(stdio):
-            fds.add(_stream(index, kind, value))
+            fds.add(_stream(index, kind, value, max_output))
         for s in sockets:
             fds.add(Listener(s, owned=False) if isinstance(s, socket.socket) else Listener(listening_socket(s), owned=True))
         for guest, host in preopens:
@@ -307,7 +326,7 @@ def _host_setup(stdio, sockets, preopens) -> FdTable:
     return fds
 
 
-def _stream(index: int, kind: str, value) -> Descriptor:
+def _stream(index: int, kind: str, value, max_output: int | None) -> Descriptor:
     rights = STREAM_READ if index == 0 else STREAM_WRITE
     if kind == "fd":
         return HostStream(value, rights)
@@ -315,7 +334,7 @@ def _stream(index: int, kind: str, value) -> Descriptor:
         if index:
             value.flush()  # what Python buffered goes out before the guest writes
         return HostStream(value.fileno(), rights)
-    return MemoryInput(value, rights) if index == 0 else MemoryOutput(value, rights)
+    return MemoryInput(value, rights) if index == 0 else MemoryOutput(value, rights, max_output)
 
 
 # Binding -----------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""Limits a host embedding untrusted code needs: open descriptors and
+captured output."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+
+import pytest
+import wasmtime
+
+from pywasi import WASI, run
+from pywasi.generated.preview1 import Errno
+from tests.support import compile_c, wat
+
+FLOOD = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    static char block[4096];
+    memset(block, 'x', sizeof block);
+    size_t total = 0;
+    for (int i = 0; i < 256; i++) {
+        size_t n = fwrite(block, 1, sizeof block, stdout);
+        total += n;
+        if (fflush(stdout) != 0 || n < sizeof block) {
+            fprintf(stderr, "stopped after %zu bytes: %s\n", total, strerror(errno));
+            return 3;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def test_captured_output_is_capped_and_the_guest_told():
+    out, err = io.BytesIO(), io.BytesIO()
+    code = run(compile_c(FLOOD), stdout=out, stderr=err, max_output=10_000)
+    assert code == 3
+    assert out.getvalue() == b"x" * 10_000
+    assert err.getvalue().decode().startswith("stopped after ")
+    assert err.getvalue().decode().endswith(": File too large\n")
+
+
+def test_no_output_limit():
+    out = io.BytesIO()
+    assert run(compile_c(FLOOD), stdout=out, max_output=None) == 0
+    assert len(out.getvalue()) == 256 * 4096
+
+
+ACCEPT = """
+(module
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "accept") (result i32) (call $accept (i32.const 3) (i32.const 0) (i32.const 0)))
+  (func (export "_start")))
+"""
+
+
+def test_open_descriptor_limit_is_emfile_and_leaks_nothing():
+    server = socket.create_server(("127.0.0.1", 0))
+    clients = [socket.create_connection(server.getsockname()) for _ in range(3)]
+    try:
+        engine = wasmtime.Engine()
+        store = wasmtime.Store(engine)
+        linker = wasmtime.Linker(engine)
+        before = len(os.listdir("/proc/self/fd"))
+        with WASI(sockets=[server], max_fds=5) as w:  # stdio, the listener, one more
+            w.define(linker)
+            instance = linker.instantiate(store, wasmtime.Module(engine, wat(ACCEPT)))
+            w.start(instance, store)
+            accept = instance.exports(store)["accept"]
+            assert accept(store) == 0
+            assert accept(store) == Errno.MFILE
+            assert accept(store) == Errno.MFILE
+        assert len(os.listdir("/proc/self/fd")) == before  # the refused connections were closed
+    finally:
+        for c in clients:
+            c.close()
+        server.close()
+
+
+@pytest.mark.parametrize("option, value, error", [
+    ("max_fds", 2, ValueError), ("max_fds", "many", TypeError), ("max_output", -1, ValueError),
+    ("max_output", 1.5, TypeError),
+])
+def test_limit_options_are_checked(option, value, error):
+    with pytest.raises(error, match=option):
+        WASI(**{option: value})
