@@ -32,6 +32,8 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="set a guest environment variable; NAME alone passes the host's value")
     p.add_argument("--tcplisten", action="append", default=[], metavar="HOST:PORT",
                    help="hand the guest a socket listening on HOST:PORT (fds after stdio, in order)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compile the module afresh and keep nothing on disk")
     p.add_argument("--wasi", choices=("auto", "preview1", "unstable"), default="auto",
                    help="the ABI to serve (default: what the module imports)")
     p.add_argument("module", metavar="MODULE")
@@ -79,7 +81,7 @@ def run_command(argv: list[str]) -> int:
         parser.error(str(e))
     try:
         return run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
-                   env=env, preopens=preopens, sockets=ns.tcplisten)
+                   env=env, preopens=preopens, sockets=ns.tcplisten, cache=not ns.no_cache)
     except ModuleError as e:
         print(f"pywasi: {e}", file=sys.stderr)
         return EXIT_USAGE

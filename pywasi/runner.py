@@ -1,7 +1,7 @@
 """pywasi.run: a whole program in one call, on an engine pywasi sets up.
 
 The engine has epoch interruption on, so that Ctrl-C stops even a guest that
-loops without calling the host.
+loops without calling the host. Compiled code is cached on disk (cache.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ from pathlib import Path
 
 import wasmtime
 
+from . import cache as module_cache
 from .errors import ModuleError
 from .wasi import WASI
 
 NAMESPACES = {"wasi_snapshot_preview1": "preview1", "wasi_unstable": "unstable"}
+
+
+# What new_engine sets: part of the compiled-code cache's key.
+ENGINE_SETTINGS = "epoch_interruption"
 
 
 def new_engine() -> wasmtime.Engine:
@@ -42,7 +47,7 @@ def read_module(source) -> tuple[bytes, str]:
     raise ModuleError(f"a module is a path or bytes, not {type(source).__name__}")
 
 
-def compile_module(engine: wasmtime.Engine, data: bytes, name: str) -> wasmtime.Module:
+def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: Path | None = None) -> wasmtime.Module:
     if data[:4] == b"\0asm":
         if len(data) >= 8 and data[6:8] != b"\0\0":
             raise ModuleError(
@@ -55,7 +60,7 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str) -> wasmtime.
             detail = _first_line(e) if isinstance(e, wasmtime.WasmtimeError) else "not UTF-8 text"
             raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({detail})") from None
     try:
-        return wasmtime.Module(engine, data)
+        return module_cache.compile_cached(engine, data, ENGINE_SETTINGS, cache_dir)
     except wasmtime.WasmtimeError as e:
         raise ModuleError(f"{name}: not a valid WebAssembly module ({_first_line(e)})") from None
 
@@ -68,13 +73,14 @@ def detect_version(module: wasmtime.Module) -> str:
     return used.pop() if used else "preview1"
 
 
-def run(module, *, version: str = "auto", **options) -> int:
+def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True, **options) -> int:
     """Run a WASI command (a path, wasm bytes or WAT text) and return its exit
-    code. `options` are WASI's (args, env, preopens, stdin, stdout, stderr,
-    return_on_exit)."""
+    code. `cache`: keep compiled code on disk (True: in $PYWASI_CACHE or the
+    user's cache folder; a path: there; False: never). `options` are WASI's."""
     engine = new_engine()
     data, name = read_module(module)
-    compiled = compile_module(engine, data, name)
+    cache_dir = None if cache is False else module_cache.default_dir() if cache is True else Path(cache)
+    compiled = compile_module(engine, data, name, cache_dir)
     if version == "auto":
         version = detect_version(compiled)
     with WASI(version=version, **options) as wasi:

@@ -30,6 +30,14 @@ def test_args_env_and_time_under_the_cli():
     assert out.stdout == expected([wasm.name.encode(), b"one", b"two words"], [b"GREETING=hello", b"EMPTY="])
 
 
+def test_no_cache_from_the_command_line(tmp_path):
+    env = dict(os.environ, PYWASI_CACHE=str(tmp_path))
+    out = pywasi_cli("run", "--no-cache", str(compile_c(PROGRAM)), "9", env=env)
+    assert out.returncode == 9 and list(tmp_path.iterdir()) == []
+    out = pywasi_cli("run", str(compile_c(PROGRAM)), "9", env=env)
+    assert out.returncode == 9 and len(list(tmp_path.glob("*.cwasm"))) == 1
+
+
 def test_env_name_alone_passes_the_hosts_value():
     wasm = compile_c(PROGRAM)
     env = dict(os.environ, PYWASI_TEST_VALUE="from the host")

@@ -1,0 +1,93 @@
+"""Compiled modules kept on disk, so that a large module (CPython for WASI
+takes tens of seconds to compile) is compiled once.
+
+An entry is keyed by the module's SHA-256, the wasmtime version, the engine
+settings pywasi chose and the host platform. A .cwasm is native code wasmtime
+runs as it finds it, so an entry is used only when it is exactly what pywasi
+wrote: its SHA-256 is kept beside it and checked before loading, the folder
+must be this user's and closed to others, and anything wasmtime itself
+refuses (another version, another engine) is compiled again and replaced.
+Nothing here ever fails a run: a cache that cannot be used is passed over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import stat
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import wasmtime
+
+CACHE_ENV = "PYWASI_CACHE"
+
+
+def default_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pywasi" / "modules"
+
+
+def _usable_dir(directory: Path) -> bool:
+    """Ours, and closed to others: made 0700 if missing."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = directory.stat(follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def _digest_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def compile_cached(engine: wasmtime.Engine, data: bytes, settings: str, directory: Path | None) -> wasmtime.Module:
+    """The compiled module, from the cache when an entry there is good."""
+    if directory is None or not _usable_dir(directory):
+        return wasmtime.Module(engine, data)
+    identity = f"{hashlib.sha256(data).hexdigest()} {version('wasmtime')} {settings} {platform.machine()} {os.name}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:40]
+    entry, checksum = directory / f"{key}.cwasm", directory / f"{key}.sha256"
+    module = _load(engine, entry, checksum)
+    if module is not None:
+        return module
+    module = wasmtime.Module(engine, data)
+    _store(module, directory, entry, checksum)
+    return module
+
+
+def _load(engine, entry: Path, checksum: Path) -> wasmtime.Module | None:
+    try:
+        st = entry.stat(follow_symlinks=False)
+        expected = checksum.read_text().strip()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    try:
+        if _digest_file(entry) != expected:
+            return None  # corrupt or replaced: compile again
+        return wasmtime.Module.deserialize_file(engine, str(entry))
+    except (OSError, wasmtime.WasmtimeError):
+        return None  # written by another wasmtime or engine: compile again
+
+
+def _store(module: wasmtime.Module, directory: Path, entry: Path, checksum: Path) -> None:
+    try:
+        data = module.serialize()
+        for target, payload in ((entry, data), (checksum, hashlib.sha256(data).hexdigest().encode())):
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # 0600
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, target)
+    except OSError:
+        pass  # a full disk or a read-only cache costs only the next compile
