@@ -1,6 +1,7 @@
-"""The command line: `pywasi run`, `pywasi gen` (also `python -m pywasi`).
+"""The command line: `pywasi run`, `pywasi audit`, `pywasi gen` (also `python -m pywasi`).
 
     pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
+    pywasi audit [--format table|markdown|json] [MODULE]
 
 Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
@@ -97,21 +98,57 @@ def _one_line(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
+def _audit_parser() -> argparse.ArgumentParser:
+    from .audit import FORMATS
+
+    p = _Parser(
+        prog="pywasi audit",
+        description="Every WASI function pywasi implements, per ABI version; or, given a module, "
+        "whether what it imports is implemented (exit 0) or not (exit 1).",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table", help="how to print it (default: table)")
+    p.add_argument("module", metavar="MODULE", nargs="?", help="a .wasm or .wat module to audit")
+    return p
+
+
+def audit_command(argv: list[str]) -> int:
+    import wasmtime
+
+    from . import audit
+    from .errors import ModuleError
+    from .runner import compile_module, read_module
+
+    ns = _audit_parser().parse_args(argv)
+    if ns.module is None:
+        sys.stdout.write(audit.render_versions(audit.audit_versions(), ns.format))
+        return 0
+    try:
+        data, name = read_module(ns.module)
+        module = compile_module(wasmtime.Engine(), data, name)
+    except ModuleError as e:
+        print(f"pywasi: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    report = audit.audit_module(module, name)
+    sys.stdout.write(audit.render_module(report, ns.format))
+    return 0 if report.ok else 1
+
+
 def gen_command(argv: list[str]) -> int:
     from pywasi.codegen.cli import main as gen  # imports nothing of lark & co. until it runs
 
     return gen(argv)
 
 
-COMMANDS = {"run": run_command, "gen": gen_command}
+COMMANDS = {"run": run_command, "audit": audit_command, "gen": gen_command}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: pywasi {run,gen} ...\n\n"
-              "  run   run a WASI module (pywasi run --help)\n"
-              "  gen   regenerate the ABI layer from witx (pywasi gen --help)")
+        print("usage: pywasi {run,audit,gen} ...\n\n"
+              "  run     run a WASI module (pywasi run --help)\n"
+              "  audit   what pywasi implements, or what a module needs (pywasi audit --help)\n"
+              "  gen     regenerate the ABI layer from witx (pywasi gen --help)")
         return 0 if argv else EXIT_USAGE
     command = COMMANDS.get(argv[0])
     if command is None:
