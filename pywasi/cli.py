@@ -1,12 +1,14 @@
 """The command line: `pywasi run`, `pywasi audit`, `pywasi gen` (also `python -m pywasi`).
 
-    pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
+    pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--wasi auto|preview1|unstable]
+               [--trace[=FILE]] [--stats] [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
 
 Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
 exits 134; a missing file, a bad module or a bad option prints one line and
-exits 2.
+exits 2. `--trace` writes one line per host call to stderr (or FILE);
+`--stats` prints a summary of the host calls to stderr at exit.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="set a guest environment variable; NAME alone passes the host's value")
     p.add_argument("--wasi", choices=("auto", "preview1", "unstable"), default="auto",
                    help="the ABI to serve (default: what the module imports)")
+    p.add_argument("--trace", metavar="FILE", nargs="?", const="-",
+                   help="write one line per host call, decoded, to FILE (give it as --trace=FILE; default: stderr)")
+    p.add_argument("--stats", action="store_true",
+                   help="at exit, print each function called, its call count, errnos and time in the host")
     p.add_argument("module", metavar="MODULE")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     return p
@@ -61,35 +67,73 @@ def _environment(specs: list[str]) -> dict[str, str]:
     return env
 
 
+def _bare_trace(argv: list[str]) -> list[str]:
+    """A bare --trace (before the module) means stderr: it never takes the
+    next word, which is the module or another option."""
+    out = list(argv)
+    i = 0
+    while i < len(out):
+        token = out[i]
+        if token == "--trace":
+            out[i] = "--trace=-"
+        elif token in ("--dir", "--env", "--wasi"):
+            i += 1  # its value
+        elif token == "--" or not token.startswith("-"):
+            break  # the module: what follows is the guest's
+        i += 1
+    return out
+
+
 def run_command(argv: list[str]) -> int:
     import wasmtime
 
     from .errors import ModuleError
     from .runner import describe_trap, run
+    from .trace import Stats
 
     parser = _run_parser()
-    ns = parser.parse_args(argv)
+    ns = parser.parse_args(_bare_trace(argv))
     args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
     try:
         preopens = _preopens(ns.dir)
         env = _environment(ns.env)
     except ValueError as e:
         parser.error(str(e))
+    stats = Stats() if ns.stats else None
     try:
-        return run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
-                   env=env, preopens=preopens)
+        trace = _trace_file(ns.trace)
+    except OSError as e:
+        print(f"pywasi: --trace: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        code = run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
+                   env=env, preopens=preopens, trace=trace, stats=stats)
     except ModuleError as e:
         print(f"pywasi: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
         print(f"pywasi: {describe_trap(e)}", file=sys.stderr)
-        return EXIT_TRAP
+        code = EXIT_TRAP
     except (OSError, TypeError, ValueError) as e:  # a preopen that cannot be opened, a bad option
         print(f"pywasi: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("pywasi: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    finally:
+        if trace not in (None, sys.stderr):
+            trace.close()
+    if stats is not None:
+        sys.stderr.write(stats.report())
+    return code
+
+
+def _trace_file(name: str | None):
+    if name is None:
+        return None
+    if name == "-":
+        return sys.stderr
+    return open(name, "wb")
 
 
 def _one_line(e: Exception) -> str:

@@ -21,7 +21,7 @@ from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
 from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
 
-from . import bridge, interrupt
+from . import bridge, interrupt, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
 from .memory import GuestMemory
 
@@ -34,7 +34,12 @@ class WASI:
     """A WASI host for one program instance.
 
     WASI(*, version="preview1", args=(), env=None, preopens=None,
-         return_on_exit=True, stdin=0, stdout=1, stderr=2)
+         return_on_exit=True, stdin=0, stdout=1, stderr=2, trace=None, stats=None)
+
+    Beyond Node: `trace` (a text or binary file object, which gets one line
+    per host call, or a callable, which gets each call's pywasi.trace.HostCall)
+    and `stats` (a pywasi.Stats that counts calls, outcomes and time in the
+    host). Either installs other stubs; without them nothing is traced.
     """
 
     def __init__(
@@ -48,6 +53,8 @@ class WASI:
         stdin=0,
         stdout=1,
         stderr=2,
+        trace=None,
+        stats=None,
     ):
         # Node's order: version, args, env, preopens, stdio, host setup, returnOnExit.
         self._abi = _version(version)
@@ -57,9 +64,14 @@ class WASI:
         preopen_list = _preopens(preopens)
         stdio = [_stdio("stdin", stdin, True), _stdio("stdout", stdout, False), _stdio("stderr", stderr, False)]
         fds = _host_setup(stdio, preopen_list)
-        if not isinstance(return_on_exit, bool):
+        try:
+            if not isinstance(return_on_exit, bool):
+                raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
+            self._trace = _trace(trace)  # pywasi's own options come after Node's
+            self._stats = _stats(stats)
+        except BaseException:
             fds.close_all()
-            raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
+            raise
 
         self._host = Host(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit)
         self._memory = GuestMemory()
@@ -163,6 +175,10 @@ class WASI:
         self._memory.bind(bridge.memory_source(store, memory))
         moving = bridge.memory_may_move(store, memory)
         stubs = self._abi.bind(self._host, self._memory)
+        if self._stats is not None:
+            stubs = self._stats.stubs(self._abi, stubs)
+        if self._trace is not None:
+            stubs = tracing.trace_stubs(self._abi, stubs, self._memory, self._trace)
         self._bridge.install(stubs, before=self._memory.refresh if moving else None)
         interrupt.attach(self._bridge)
 
@@ -183,6 +199,21 @@ def _version(version):
         raise InvalidArgValue(
             f"version {version!r} is not supported: use 'preview1' or 'unstable'"
         ) from None
+
+
+def _trace(trace):
+    if trace is None:
+        return None
+    sink = tracing.sink_of(trace)
+    if sink is None:
+        raise InvalidArgType(f"trace must be a file object or a callable, not {describe(trace)}")
+    return sink
+
+
+def _stats(stats):
+    if stats is not None and not isinstance(stats, tracing.Stats):
+        raise InvalidArgType(f"stats must be a pywasi.Stats, not {describe(stats)}")
+    return stats
 
 
 def _encoded(value, what: str) -> bytes:
