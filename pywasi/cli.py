@@ -67,16 +67,17 @@ def _environment(specs: list[str]) -> dict[str, str]:
     return env
 
 
-def _bare_trace(argv: list[str]) -> list[str]:
+def _bare_trace(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """A bare --trace (before the module) means stderr: it never takes the
     next word, which is the module or another option."""
+    valued = {o for action in parser._actions if action.nargs is None for o in action.option_strings}
     out = list(argv)
     i = 0
     while i < len(out):
         token = out[i]
         if token == "--trace":
             out[i] = "--trace=-"
-        elif token in ("--dir", "--env", "--wasi"):
+        elif token in valued:
             i += 1  # its value
         elif token == "--" or not token.startswith("-"):
             break  # the module: what follows is the guest's
@@ -92,7 +93,7 @@ def run_command(argv: list[str]) -> int:
     from .trace import Stats
 
     parser = _run_parser()
-    ns = parser.parse_args(_bare_trace(argv))
+    ns = parser.parse_args(_bare_trace(parser, argv))
     args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
     try:
         preopens = _preopens(ns.dir)
