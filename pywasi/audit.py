@@ -237,7 +237,7 @@ def _code(text: str | None) -> str:
 
 def render_versions(versions: tuple[VersionAudit, ...], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(versions_json(versions), indent=2)
+        return json.dumps(versions_json(versions), indent=2) + "\n"
     out = []
     for v in versions:
         title = f"{v.module} ({v.version}): {v.implemented} of {v.total} implemented"
@@ -298,17 +298,25 @@ def _verdict(audit: ModuleAudit) -> str:
 def render_module(audit: ModuleAudit, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(module_json(audit), indent=2) + "\n"
-    out = []
-    if fmt == "markdown":
-        out += [f"## `{audit.path}`", "", f"{_kind_text(audit)}; {_verdict(audit)}.", ""]
-        out += ["| import | status | detail |", "| --- | --- | --- |"]
-        out += [f"| `{i.module}.{i.name}` | {_import_status(i)} | {_cell(_import_detail(i))} |" for i in audit.wasi]
-        if audit.other:
-            out += ["", "Other imports (not WASI):", ""]
-            out += [f"- `{o.module}.{o.name}`: {o.signature}" for o in audit.other]
-        out += ["", *(f"Note: {n}." for n in _notes(audit))] if _notes(audit) else []
-        return "\n".join(out) + "\n"
-    out.append(f"{audit.path}: {_kind_text(audit)}")
+    lines = _module_markdown(audit) if fmt == "markdown" else _module_table(audit)
+    return "\n".join(lines) + "\n"
+
+
+def _module_markdown(audit: ModuleAudit) -> list[str]:
+    out = [f"## `{audit.path}`", "", f"{_kind_text(audit)}; {_verdict(audit)}.", ""]
+    out += ["| import | status | detail |", "| --- | --- | --- |"]
+    out += [f"| `{i.module}.{i.name}` | {_import_status(i)} | {_cell(_import_detail(i))} |" for i in audit.wasi]
+    if audit.other:
+        out += ["", "Other imports (not WASI):", ""]
+        out += [f"- `{o.module}.{o.name}`: {o.signature}" for o in audit.other]
+    notes = _notes(audit)
+    if notes:
+        out += ["", *(f"Note: {n}." for n in notes)]
+    return out
+
+
+def _module_table(audit: ModuleAudit) -> list[str]:
+    out = [f"{audit.path}: {_kind_text(audit)}"]
     for module in dict.fromkeys(i.module for i in audit.wasi):
         imports = [i for i in audit.wasi if i.module == module]
         width = max(len(i.name) for i in imports)
@@ -323,4 +331,4 @@ def render_module(audit: ModuleAudit, fmt: str) -> str:
         out += [f"  {o.module + '.' + o.name:<{width}}  {o.signature}" for o in audit.other]
     out += [f"note: {n}" for n in _notes(audit)]
     out.append(_verdict(audit))
-    return "\n".join(out) + "\n"
+    return out

@@ -311,7 +311,8 @@ def _counted(stub: Callable, entry: FunctionStats, names: dict[int, str]) -> Cal
         except BaseException as error:  # noqa: B036 - counted, then re-raised as it was
             entry.ns += perf_counter_ns() - start
             entry.calls += 1
-            outcomes["trap" if ending(error).startswith("trap") else ending(error)] += 1
+            outcome = ending(error)
+            outcomes["trap" if outcome.startswith("trap:") else outcome] += 1  # traps differ in their message
             raise
         entry.ns += perf_counter_ns() - start
         entry.calls += 1

@@ -100,3 +100,23 @@ def test_stats_report():
     assert rows == {"fd_write": ("3", "3 success"), "proc_exit": ("1", "1 exit 9"), "total": ("4", "")}
     assert lines[-1].startswith("total")
     assert stats.called().keys() == {"fd_write", "proc_exit"}
+
+
+BAD_POINTER = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $write (i32.const 1) (i32.const 65532) (i32.const 1) (i32.const 8)))))
+"""
+
+
+def test_a_trap_is_traced_and_counted():
+    stats, text = Stats(), io.StringIO()
+    w = WASI(stats=stats, trace=text)
+    with pytest.raises(Exception, match="out of bounds"):
+        w.start(*instantiate(BAD_POINTER, w))
+    assert text.getvalue() == (
+        "fd_write(fd=1, iovs=<out of bounds>) -> trap: fd_write: out of bounds: 8 bytes at 0xfffc, "
+        "memory is 65536 bytes\n"
+    )
+    assert stats.called()["fd_write"].outcomes == {"trap": 1}
