@@ -537,7 +537,7 @@ class Renderer:
             d = dict(name=p.name)
             match s:
                 case abi.LiftInt() | abi.LiftEnum() | abi.LiftFlags() | abi.LiftHandle():
-                    d.update(kind="scalar", core=s.core, mask=_mask(wasm[s.core]), value=self.trace_value(p.type))
+                    d.update(kind="scalar", core=s.core, value=self.trace_value(p.type))
                 case abi.LiftString():
                     d.update(kind="string", ptr=s.ptr, len=s.len)
                 case abi.LiftBuffer() | abi.OutDirents():
@@ -553,7 +553,7 @@ class Renderer:
                 case abi.OutArray():
                     continue  # what it points at is a result
                 case None if key in counts:
-                    d.update(kind="scalar", core=key, mask=_mask(wasm[key]), value=self.trace_value(p.type))
+                    d.update(kind="scalar", core=key, value=self.trace_value(p.type))
                 case _:
                     continue  # lowered with the parameter before it
             out.append(d)

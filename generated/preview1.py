@@ -2550,11 +2550,11 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
 
 
 def decoders(memory) -> dict[str, Callable[..., tuple[dict, Callable[[], dict]]]]:
-    """Per function, a decoder of the lowered integers a call passes: it
-    returns what the guest passes, by the spec's names and in this version's
-    types, and a function that reads what a successful call stored. For the
-    trace (pywasi.trace); reads never trap, a region out of memory decodes as
-    OUT_OF_BOUNDS.
+    """Per function, a decoder of the lowered integers a call passes (masked
+    to their core types' widths): it returns what the guest passes, by the
+    spec's names and in this version's types, and a function that reads what
+    a successful call stored. For the trace (pywasi.trace); reads never trap,
+    a region out of memory decodes as OUT_OF_BOUNDS.
     """
     # Helpers are named with a leading _: parameters (flags, ...) never are.
     from pywasi.trace import Bytes, Pointer, Reader
@@ -2628,183 +2628,148 @@ def decoders(memory) -> dict[str, Callable[..., tuple[dict, Callable[[], dict]]]
         )
 
     def args_get(argv, argv_buf):
-        return {
-            "argv": Pointer(argv & 0xFFFFFFFF),
-            "argv_buf": Pointer(argv_buf & 0xFFFFFFFF),
-        }, _nothing
+        return {"argv": Pointer(argv), "argv_buf": Pointer(argv_buf)}, _nothing
 
     def args_sizes_get(size0_out, size1_out):
         return {}, lambda: {
-            "size0": _read.load(size0_out & 0xFFFFFFFF, "I"),
-            "size1": _read.load(size1_out & 0xFFFFFFFF, "I"),
+            "size0": _read.load(size0_out, "I"),
+            "size1": _read.load(size1_out, "I"),
         }
 
     def environ_get(environ, environ_buf):
-        return {
-            "environ": Pointer(environ & 0xFFFFFFFF),
-            "environ_buf": Pointer(environ_buf & 0xFFFFFFFF),
-        }, _nothing
+        return {"environ": Pointer(environ), "environ_buf": Pointer(environ_buf)}, _nothing
 
     def environ_sizes_get(size0_out, size1_out):
         return {}, lambda: {
-            "size0": _read.load(size0_out & 0xFFFFFFFF, "I"),
-            "size1": _read.load(size1_out & 0xFFFFFFFF, "I"),
+            "size0": _read.load(size0_out, "I"),
+            "size1": _read.load(size1_out, "I"),
         }
 
     def clock_res_get(id_, timestamp_out):
-        return {"id": _enum(Clockid, id_ & 0xFFFFFFFF)}, lambda: {
-            "timestamp": _read.load(timestamp_out & 0xFFFFFFFF, "Q")
-        }
+        return {"id": _enum(Clockid, id_)}, lambda: {"timestamp": _read.load(timestamp_out, "Q")}
 
     def clock_time_get(id_, precision, timestamp_out):
-        return {
-            "id": _enum(Clockid, id_ & 0xFFFFFFFF),
-            "precision": precision & 0xFFFFFFFFFFFFFFFF,
-        }, lambda: {"timestamp": _read.load(timestamp_out & 0xFFFFFFFF, "Q")}
-
-    def fd_advise(fd, offset, len_, advice):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "offset": offset & 0xFFFFFFFFFFFFFFFF,
-            "len": len_ & 0xFFFFFFFFFFFFFFFF,
-            "advice": _enum(Advice, advice & 0xFFFFFFFF),
-        }, _nothing
-
-    def fd_allocate(fd, offset, len_):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "offset": offset & 0xFFFFFFFFFFFFFFFF,
-            "len": len_ & 0xFFFFFFFFFFFFFFFF,
-        }, _nothing
-
-    def fd_close(fd):
-        return {"fd": fd & 0xFFFFFFFF}, _nothing
-
-    def fd_datasync(fd):
-        return {"fd": fd & 0xFFFFFFFF}, _nothing
-
-    def fd_fdstat_get(fd, fdstat_out):
-        return {"fd": fd & 0xFFFFFFFF}, lambda: {
-            "fdstat": _read.record(fdstat_out & 0xFFFFFFFF, 24, _t_fdstat)
+        return {"id": _enum(Clockid, id_), "precision": precision}, lambda: {
+            "timestamp": _read.load(timestamp_out, "Q")
         }
 
+    def fd_advise(fd, offset, len_, advice):
+        return {"fd": fd, "offset": offset, "len": len_, "advice": _enum(Advice, advice)}, _nothing
+
+    def fd_allocate(fd, offset, len_):
+        return {"fd": fd, "offset": offset, "len": len_}, _nothing
+
+    def fd_close(fd):
+        return {"fd": fd}, _nothing
+
+    def fd_datasync(fd):
+        return {"fd": fd}, _nothing
+
+    def fd_fdstat_get(fd, fdstat_out):
+        return {"fd": fd}, lambda: {"fdstat": _read.record(fdstat_out, 24, _t_fdstat)}
+
     def fd_fdstat_set_flags(fd, flags):
-        return {"fd": fd & 0xFFFFFFFF, "flags": _flags(Fdflags, flags & 0xFFFFFFFF)}, _nothing
+        return {"fd": fd, "flags": _flags(Fdflags, flags)}, _nothing
 
     def fd_fdstat_set_rights(fd, fs_rights_base, fs_rights_inheriting):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "fs_rights_base": _flags(Rights, fs_rights_base & 0xFFFFFFFFFFFFFFFF),
-            "fs_rights_inheriting": _flags(Rights, fs_rights_inheriting & 0xFFFFFFFFFFFFFFFF),
+            "fd": fd,
+            "fs_rights_base": _flags(Rights, fs_rights_base),
+            "fs_rights_inheriting": _flags(Rights, fs_rights_inheriting),
         }, _nothing
 
     def fd_filestat_get(fd, filestat_out):
-        return {"fd": fd & 0xFFFFFFFF}, lambda: {
-            "filestat": _read.record(filestat_out & 0xFFFFFFFF, 64, _t_filestat)
-        }
+        return {"fd": fd}, lambda: {"filestat": _read.record(filestat_out, 64, _t_filestat)}
 
     def fd_filestat_set_size(fd, size):
-        return {"fd": fd & 0xFFFFFFFF, "size": size & 0xFFFFFFFFFFFFFFFF}, _nothing
+        return {"fd": fd, "size": size}, _nothing
 
     def fd_filestat_set_times(fd, atim, mtim, fst_flags):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "atim": atim & 0xFFFFFFFFFFFFFFFF,
-            "mtim": mtim & 0xFFFFFFFFFFFFFFFF,
-            "fst_flags": _flags(Fstflags, fst_flags & 0xFFFFFFFF),
+            "fd": fd,
+            "atim": atim,
+            "mtim": mtim,
+            "fst_flags": _flags(Fstflags, fst_flags),
         }, _nothing
 
     def fd_pread(fd, iovs_ptr, iovs_len, offset, size_out):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "iovs": _read.gathered(iovs_ptr & 0xFFFFFFFF, iovs_len & 0xFFFFFFFF, IOVEC),
-            "offset": offset & 0xFFFFFFFFFFFFFFFF,
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
+            "fd": fd,
+            "iovs": _read.gathered(iovs_ptr, iovs_len, IOVEC),
+            "offset": offset,
+        }, lambda: {"size": _read.load(size_out, "I")}
 
     def fd_prestat_get(fd, prestat_out):
-        return {"fd": fd & 0xFFFFFFFF}, lambda: {
-            "prestat": _read.record(prestat_out & 0xFFFFFFFF, 8, _t_prestat)
-        }
+        return {"fd": fd}, lambda: {"prestat": _read.record(prestat_out, 8, _t_prestat)}
 
     def fd_prestat_dir_name(fd, path, path_len):
-        return {"fd": fd & 0xFFFFFFFF, "path": Bytes(path_len & 0xFFFFFFFF)}, _nothing
+        return {"fd": fd, "path": Bytes(path_len)}, _nothing
 
     def fd_pwrite(fd, iovs_ptr, iovs_len, offset, size_out):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "iovs": _read.gathered(iovs_ptr & 0xFFFFFFFF, iovs_len & 0xFFFFFFFF, CIOVEC),
-            "offset": offset & 0xFFFFFFFFFFFFFFFF,
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
+            "fd": fd,
+            "iovs": _read.gathered(iovs_ptr, iovs_len, CIOVEC),
+            "offset": offset,
+        }, lambda: {"size": _read.load(size_out, "I")}
 
     def fd_read(fd, iovs_ptr, iovs_len, size_out):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "iovs": _read.gathered(iovs_ptr & 0xFFFFFFFF, iovs_len & 0xFFFFFFFF, IOVEC),
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
-
-    def fd_readdir(fd, buf, buf_len, cookie, size_out):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "buf": Bytes(buf_len & 0xFFFFFFFF),
-            "cookie": cookie & 0xFFFFFFFFFFFFFFFF,
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
-
-    def fd_renumber(fd, to):
-        return {"fd": fd & 0xFFFFFFFF, "to": to & 0xFFFFFFFF}, _nothing
-
-    def fd_seek(fd, offset, whence, filesize_out):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "offset": _signed(offset & 0xFFFFFFFFFFFFFFFF, 64),
-            "whence": _enum(Whence, whence & 0xFFFFFFFF),
-        }, lambda: {"filesize": _read.load(filesize_out & 0xFFFFFFFF, "Q")}
-
-    def fd_sync(fd):
-        return {"fd": fd & 0xFFFFFFFF}, _nothing
-
-    def fd_tell(fd, filesize_out):
-        return {"fd": fd & 0xFFFFFFFF}, lambda: {
-            "filesize": _read.load(filesize_out & 0xFFFFFFFF, "Q")
+        return {"fd": fd, "iovs": _read.gathered(iovs_ptr, iovs_len, IOVEC)}, lambda: {
+            "size": _read.load(size_out, "I")
         }
 
+    def fd_readdir(fd, buf, buf_len, cookie, size_out):
+        return {"fd": fd, "buf": Bytes(buf_len), "cookie": cookie}, lambda: {
+            "size": _read.load(size_out, "I")
+        }
+
+    def fd_renumber(fd, to):
+        return {"fd": fd, "to": to}, _nothing
+
+    def fd_seek(fd, offset, whence, filesize_out):
+        return {"fd": fd, "offset": _signed(offset, 64), "whence": _enum(Whence, whence)}, lambda: {
+            "filesize": _read.load(filesize_out, "Q")
+        }
+
+    def fd_sync(fd):
+        return {"fd": fd}, _nothing
+
+    def fd_tell(fd, filesize_out):
+        return {"fd": fd}, lambda: {"filesize": _read.load(filesize_out, "Q")}
+
     def fd_write(fd, iovs_ptr, iovs_len, size_out):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "iovs": _read.gathered(iovs_ptr & 0xFFFFFFFF, iovs_len & 0xFFFFFFFF, CIOVEC),
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
+        return {"fd": fd, "iovs": _read.gathered(iovs_ptr, iovs_len, CIOVEC)}, lambda: {
+            "size": _read.load(size_out, "I")
+        }
 
     def path_create_directory(fd, path_ptr, path_len):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-        }, _nothing
+        return {"fd": fd, "path": _read.string(path_ptr, path_len)}, _nothing
 
     def path_filestat_get(fd, flags, path_ptr, path_len, filestat_out):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "flags": _flags(Lookupflags, flags & 0xFFFFFFFF),
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-        }, lambda: {"filestat": _read.record(filestat_out & 0xFFFFFFFF, 64, _t_filestat)}
+            "fd": fd,
+            "flags": _flags(Lookupflags, flags),
+            "path": _read.string(path_ptr, path_len),
+        }, lambda: {"filestat": _read.record(filestat_out, 64, _t_filestat)}
 
     def path_filestat_set_times(fd, flags, path_ptr, path_len, atim, mtim, fst_flags):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "flags": _flags(Lookupflags, flags & 0xFFFFFFFF),
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-            "atim": atim & 0xFFFFFFFFFFFFFFFF,
-            "mtim": mtim & 0xFFFFFFFFFFFFFFFF,
-            "fst_flags": _flags(Fstflags, fst_flags & 0xFFFFFFFF),
+            "fd": fd,
+            "flags": _flags(Lookupflags, flags),
+            "path": _read.string(path_ptr, path_len),
+            "atim": atim,
+            "mtim": mtim,
+            "fst_flags": _flags(Fstflags, fst_flags),
         }, _nothing
 
     def path_link(
         old_fd, old_flags, old_path_ptr, old_path_len, new_fd, new_path_ptr, new_path_len
     ):
         return {
-            "old_fd": old_fd & 0xFFFFFFFF,
-            "old_flags": _flags(Lookupflags, old_flags & 0xFFFFFFFF),
-            "old_path": _read.string(old_path_ptr & 0xFFFFFFFF, old_path_len & 0xFFFFFFFF),
-            "new_fd": new_fd & 0xFFFFFFFF,
-            "new_path": _read.string(new_path_ptr & 0xFFFFFFFF, new_path_len & 0xFFFFFFFF),
+            "old_fd": old_fd,
+            "old_flags": _flags(Lookupflags, old_flags),
+            "old_path": _read.string(old_path_ptr, old_path_len),
+            "new_fd": new_fd,
+            "new_path": _read.string(new_path_ptr, new_path_len),
         }, _nothing
 
     def path_open(
@@ -2819,96 +2784,86 @@ def decoders(memory) -> dict[str, Callable[..., tuple[dict, Callable[[], dict]]]
         fd_out,
     ):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "dirflags": _flags(Lookupflags, dirflags & 0xFFFFFFFF),
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-            "oflags": _flags(Oflags, oflags & 0xFFFFFFFF),
-            "fs_rights_base": _flags(Rights, fs_rights_base & 0xFFFFFFFFFFFFFFFF),
-            "fs_rights_inheriting": _flags(Rights, fs_rights_inheriting & 0xFFFFFFFFFFFFFFFF),
-            "fdflags": _flags(Fdflags, fdflags & 0xFFFFFFFF),
-        }, lambda: {"fd": _read.load(fd_out & 0xFFFFFFFF, "I")}
+            "fd": fd,
+            "dirflags": _flags(Lookupflags, dirflags),
+            "path": _read.string(path_ptr, path_len),
+            "oflags": _flags(Oflags, oflags),
+            "fs_rights_base": _flags(Rights, fs_rights_base),
+            "fs_rights_inheriting": _flags(Rights, fs_rights_inheriting),
+            "fdflags": _flags(Fdflags, fdflags),
+        }, lambda: {"fd": _read.load(fd_out, "I")}
 
     def path_readlink(fd, path_ptr, path_len, buf, buf_len, size_out):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-            "buf": Bytes(buf_len & 0xFFFFFFFF),
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
+            "fd": fd,
+            "path": _read.string(path_ptr, path_len),
+            "buf": Bytes(buf_len),
+        }, lambda: {"size": _read.load(size_out, "I")}
 
     def path_remove_directory(fd, path_ptr, path_len):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-        }, _nothing
+        return {"fd": fd, "path": _read.string(path_ptr, path_len)}, _nothing
 
     def path_rename(fd, old_path_ptr, old_path_len, new_fd, new_path_ptr, new_path_len):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "old_path": _read.string(old_path_ptr & 0xFFFFFFFF, old_path_len & 0xFFFFFFFF),
-            "new_fd": new_fd & 0xFFFFFFFF,
-            "new_path": _read.string(new_path_ptr & 0xFFFFFFFF, new_path_len & 0xFFFFFFFF),
+            "fd": fd,
+            "old_path": _read.string(old_path_ptr, old_path_len),
+            "new_fd": new_fd,
+            "new_path": _read.string(new_path_ptr, new_path_len),
         }, _nothing
 
     def path_symlink(old_path_ptr, old_path_len, fd, new_path_ptr, new_path_len):
         return {
-            "old_path": _read.string(old_path_ptr & 0xFFFFFFFF, old_path_len & 0xFFFFFFFF),
-            "fd": fd & 0xFFFFFFFF,
-            "new_path": _read.string(new_path_ptr & 0xFFFFFFFF, new_path_len & 0xFFFFFFFF),
+            "old_path": _read.string(old_path_ptr, old_path_len),
+            "fd": fd,
+            "new_path": _read.string(new_path_ptr, new_path_len),
         }, _nothing
 
     def path_unlink_file(fd, path_ptr, path_len):
-        return {
-            "fd": fd & 0xFFFFFFFF,
-            "path": _read.string(path_ptr & 0xFFFFFFFF, path_len & 0xFFFFFFFF),
-        }, _nothing
+        return {"fd": fd, "path": _read.string(path_ptr, path_len)}, _nothing
 
     def poll_oneoff(in_, out, nsubscriptions, size_out):
         return {
-            "in": _read.array(in_ & 0xFFFFFFFF, nsubscriptions & 0xFFFFFFFF, 48, _t_subscription),
-            "nsubscriptions": nsubscriptions & 0xFFFFFFFF,
+            "in": _read.array(in_, nsubscriptions, 48, _t_subscription),
+            "nsubscriptions": nsubscriptions,
         }, lambda: {
-            "size": _read.load(size_out & 0xFFFFFFFF, "I"),
-            "out": _read.array(
-                out & 0xFFFFFFFF, _read.load(size_out & 0xFFFFFFFF, "I"), 32, _t_event
-            ),
+            "size": _read.load(size_out, "I"),
+            "out": _read.array(out, _read.load(size_out, "I"), 32, _t_event),
         }
 
     def proc_exit(rval):
-        return {"rval": rval & 0xFFFFFFFF}, _nothing
+        return {"rval": rval}, _nothing
 
     def proc_raise(sig):
-        return {"sig": _enum(Signal, sig & 0xFFFFFFFF)}, _nothing
+        return {"sig": _enum(Signal, sig)}, _nothing
 
     def sched_yield():
         return {}, _nothing
 
     def random_get(buf, buf_len):
-        return {"buf": Bytes(buf_len & 0xFFFFFFFF)}, _nothing
+        return {"buf": Bytes(buf_len)}, _nothing
 
     def sock_accept(fd, flags, fd_out):
-        return {"fd": fd & 0xFFFFFFFF, "flags": _flags(Fdflags, flags & 0xFFFFFFFF)}, lambda: {
-            "fd": _read.load(fd_out & 0xFFFFFFFF, "I")
-        }
+        return {"fd": fd, "flags": _flags(Fdflags, flags)}, lambda: {"fd": _read.load(fd_out, "I")}
 
     def sock_recv(fd, ri_data_ptr, ri_data_len, ri_flags, size_out, roflags_out):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "ri_data": _read.gathered(ri_data_ptr & 0xFFFFFFFF, ri_data_len & 0xFFFFFFFF, IOVEC),
-            "ri_flags": _flags(Riflags, ri_flags & 0xFFFFFFFF),
+            "fd": fd,
+            "ri_data": _read.gathered(ri_data_ptr, ri_data_len, IOVEC),
+            "ri_flags": _flags(Riflags, ri_flags),
         }, lambda: {
-            "size": _read.load(size_out & 0xFFFFFFFF, "I"),
-            "roflags": _flags(Roflags, _read.load(roflags_out & 0xFFFFFFFF, "H")),
+            "size": _read.load(size_out, "I"),
+            "roflags": _flags(Roflags, _read.load(roflags_out, "H")),
         }
 
     def sock_send(fd, si_data_ptr, si_data_len, si_flags, size_out):
         return {
-            "fd": fd & 0xFFFFFFFF,
-            "si_data": _read.gathered(si_data_ptr & 0xFFFFFFFF, si_data_len & 0xFFFFFFFF, CIOVEC),
-            "si_flags": si_flags & 0xFFFFFFFF,
-        }, lambda: {"size": _read.load(size_out & 0xFFFFFFFF, "I")}
+            "fd": fd,
+            "si_data": _read.gathered(si_data_ptr, si_data_len, CIOVEC),
+            "si_flags": si_flags,
+        }, lambda: {"size": _read.load(size_out, "I")}
 
     def sock_shutdown(fd, how):
-        return {"fd": fd & 0xFFFFFFFF, "how": _flags(Sdflags, how & 0xFFFFFFFF)}, _nothing
+        return {"fd": fd, "how": _flags(Sdflags, how)}, _nothing
 
     return {
         "args_get": args_get,

@@ -237,12 +237,21 @@ def sink_of(target) -> Callable[[HostCall], None] | None:
 def trace_stubs(abi, stubs: dict[str, Callable], memory, sink: Callable[[HostCall], None]) -> dict[str, Callable]:
     """Stubs that trace `stubs` (a version module's `bind` result) into `sink`."""
     decoders = abi.decoders(memory)
-    return {name: _traced(name, stub, decoders[name], abi.Errno, sink) for name, stub in stubs.items()}
+    return {
+        name: _traced(name, stub, decoders[name], abi.FUNCTIONS[name].core_params, abi.Errno, sink)
+        for name, stub in stubs.items()
+    }
 
 
-def _traced(name: str, stub: Callable, decode: Callable, errno_type: type[Enum], sink: Callable) -> Callable:
+_MASKS = {"i32": 0xFFFFFFFF, "i64": 0xFFFFFFFFFFFFFFFF}
+
+
+def _traced(name: str, stub: Callable, decode: Callable, core: tuple[str, ...], errno_type: type[Enum], sink: Callable):
+    masks = tuple(_MASKS[w] for w in core)
+
     def traced(*raw):
-        args, results = decode(*raw)
+        # wasm passes i32 and i64 as signed or unsigned ints: the decoders take them unsigned.
+        args, results = decode(*[v & m for v, m in zip(raw, masks)])
         start = perf_counter_ns()
         try:
             errno = stub(*raw)
