@@ -14,7 +14,7 @@ from . import abi
 from . import model as m
 from . import translate
 from .layout import RecordLayout, UnionLayout, layout
-from .naming import class_name, const_name, layout_name, py_name
+from .naming import class_name, const_name, layout_name, py_name, py_param
 
 REGENERATE = "pywasi gen"
 _STRUCT_CODES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q", "s8": "b", "s16": "h", "s32": "i", "s64": "q"}
@@ -182,6 +182,7 @@ class Renderer:
         self.lowerings = abi.lower_spec(spec)
         self.gets: dict[str, Codec] = {}
         self.puts: dict[str, Codec] = {}
+        self.traces: dict[str, dict] = {}  # the trace's record decoders, in the version's own types
 
     # Types -----------------------------------------------------------
 
@@ -410,7 +411,7 @@ class Renderer:
             for s in low.steps:
                 d = dict(kind=type(s).__name__, step=s)
                 if isinstance(s, abi.LiftInt):
-                    d["mask"] = abi.MASK64 if s.wasm == "i64" else abi.MASK32
+                    d["mask"] = _mask(s.wasm)
                     d["max"] = (1 << s.int.bits) - 1 if s.int.bits < 32 else None
                     d["signed"] = s.int.signed
                     d["signed_max"] = (1 << (s.int.bits - 1)) - 1
@@ -457,9 +458,7 @@ class Renderer:
                     doc=f.doc,
                     low=low,
                     core=[(c.name, c.wasm) for c in low.core_params],
-                    masks={
-                        c.name: (abi.MASK64 if c.wasm == "i64" else abi.MASK32) for c in low.core_params
-                    },
+                    masks={c.name: _mask(c.wasm) for c in low.core_params},
                     steps=steps,
                     outs=outs,
                     args=low.args,
@@ -471,12 +470,118 @@ class Renderer:
                     arg_annotations=self._arg_annotations(low),
                     out_names=[o.name for o in low.outs],
                     out_views=sorted({o.get("view", "u8") for o in outs}),
+                    trace_args=self.trace_args(low),
+                    trace_results=self.trace_results(low),
                     checks=bool(low.outs) or any(
                         isinstance(s, (abi.LiftString, abi.LiftBuffer, abi.LiftBufferList, abi.LiftArray, abi.OutArray, abi.OutDirents))
                         for s in low.steps
                     ),
                 )
             )
+        return out
+
+    # Trace decoders ----------------------------------------------------
+    # What a call passes and what it stored, by the spec's names and in the
+    # version's own types (nothing translated: the trace shows what the guest
+    # sees). Templates render each entry by its kind.
+
+    def trace_value(self, t: m.Type) -> dict:
+        """How a scalar reads: its struct code, and the class naming it."""
+        c = self.scalar("", 0, t, None)
+        i = int_of(t)
+        return dict(
+            kind=c.kind,
+            code=c.code,
+            cls=class_name(c.type_name) if c.type_name else "",
+            signed_bits=i.bits if i.signed else None,
+        )
+
+    def trace_codec(self, named: m.Named) -> str:
+        """Register the _t_ decoder of a record or union; its suffix."""
+        suffix = py_name(named.name)
+        if suffix in self.traces:
+            return suffix
+        t = m.unwrap(named)
+        lay = layout(t)
+        d = self.traces[suffix] = dict(cls=class_name(named.name), kind="record")
+        if isinstance(t, m.Record):
+            d["fields"] = [
+                (py_name(f.name), self._trace_field(f.type, offset)) for f, offset in zip(t.fields, lay.offsets)
+            ]
+        else:
+            d.update(kind="union", tag=self.trace_value(t.tag), payload_offset=lay.payload_offset)
+            d["cases"] = [self.trace_codec(case) for case in t.cases]
+        return suffix
+
+    def _trace_field(self, t: m.Type, offset: int) -> dict:
+        if is_scalar(t):
+            return dict(self.trace_value(t), offset=offset)
+        if not isinstance(m.unwrap(t), (m.Record, m.Union)):
+            raise translate.TranslationError(f"${t.name}: no trace decoder for a {type(m.unwrap(t)).__name__}")
+        return dict(kind="nested", codec=self.trace_codec(t), offset=offset)
+
+    def trace_args(self, low: abi.Lowering) -> list[dict]:
+        """What the guest passes, in the spec's parameter order."""
+        names = {py_param(p.name): p.name for p in low.function.params}
+        wasm = {c.name: c.wasm for c in low.core_params}
+        by_param, lowered = {}, set()
+        for s in low.steps:
+            key = getattr(s, "arg", None) or getattr(s, "ptr", None) or getattr(s, "vector", None)
+            by_param[key] = s
+            lowered.update(getattr(s, attr) for attr in ("core", "ptr", "len", "vector", "buf") if hasattr(s, attr))
+        counts = set(wasm) - lowered - {o.core for o in low.outs}  # arrays' counts
+        out = []
+        for p in low.function.params:
+            key = py_param(p.name)
+            s = by_param.get(key)
+            d = dict(name=p.name)
+            match s:
+                case abi.LiftInt() | abi.LiftEnum() | abi.LiftFlags() | abi.LiftHandle():
+                    d.update(kind="scalar", core=s.core, value=self.trace_value(p.type))
+                case abi.LiftString():
+                    d.update(kind="string", ptr=s.ptr, len=s.len)
+                case abi.LiftBuffer() | abi.OutDirents():
+                    d.update(kind="bytes", len=s.len)
+                case abi.LiftBufferList():
+                    d.update(kind="buffers", ptr=s.ptr, len=s.len, layout=layout_name(s.element.name))
+                case abi.LiftArray():
+                    codec = self.trace_codec(s.element)
+                    d.update(kind="array", ptr=s.ptr, count=s.count, size=layout(s.element).size, codec=codec)
+                case abi.OutStrings():
+                    out.append(dict(name=p.name, kind="pointer", core=s.vector))
+                    d.update(name=names[s.buf], kind="pointer", core=s.buf)
+                case abi.OutArray():
+                    continue  # what it points at is a result
+                case None if key in counts:
+                    d.update(kind="scalar", core=key, value=self.trace_value(p.type))
+                case _:
+                    continue  # lowered with the parameter before it
+            out.append(d)
+        return out
+
+    def trace_results(self, low: abi.Lowering) -> list[dict]:
+        """What a successful call stored, by the names the stub gives it."""
+        out = []
+        for o in low.outs:
+            if is_scalar(o.type):
+                out.append(dict(name=o.name, kind="scalar", core=o.core, value=self.trace_value(o.type)))
+            else:
+                size = layout(o.type).size
+                out.append(dict(name=o.name, kind="record", core=o.core, size=size, codec=self.trace_codec(o.type)))
+        for s in low.steps:
+            if isinstance(s, abi.OutArray):
+                count = low.outs[0]
+                out.append(
+                    dict(
+                        name=next(p.name for p in low.function.params if py_param(p.name) == s.ptr),
+                        kind="stored_array",
+                        ptr=s.ptr,
+                        count=count.core,
+                        count_code=self.trace_value(count.type)["code"],
+                        size=layout(s.element).size,
+                        codec=self.trace_codec(s.element),
+                    )
+                )
         return out
 
     def _flags_into(self, named: m.Named):
@@ -571,8 +676,13 @@ class Renderer:
             functions=functions,
             gets=list(self.gets.items()),
             puts=list(self.puts.items()),
+            trace_codecs=list(self.traces.items()),
             errno_out=translate.enum_map(errno, self.canonical_type(errno)).out,
         )
+
+
+def _mask(wasm: str) -> int:
+    return abi.MASK64 if wasm == "i64" else abi.MASK32
 
 
 def _class_names(annotation: str) -> set[str]:

@@ -2526,3 +2526,369 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         "sock_send": sock_send,
         "sock_shutdown": sock_shutdown,
     }
+
+
+# Trace decoders ---------------------------------------------------------------
+
+
+def decoders(memory) -> dict[str, Callable[..., tuple[dict, Callable[[], dict]]]]:
+    """Per function, a decoder of the lowered integers a call passes (masked
+    to their core types' widths): it returns what the guest passes, by the
+    spec's names and in this version's types, and a function that reads what
+    a successful call stored. For the trace (pywasi.trace); reads never trap,
+    a region out of memory decodes as OUT_OF_BOUNDS.
+    """
+    # Helpers are named with a leading _: parameters (flags, ...) never are.
+    from pywasi.trace import Bytes, Pointer, Reader
+    from pywasi.trace import enum as _enum, field as _field, flags as _flags, signed as _signed
+
+    _read = Reader(memory)
+
+    def _nothing():
+        return {}
+
+    def _t_fdstat(b, p):
+        return Fdstat(
+            fs_filetype=_enum(Filetype, _field(b, p, "B")),
+            fs_flags=_flags(Fdflags, _field(b, p + 2, "H")),
+            fs_rights_base=_flags(Rights, _field(b, p + 8, "Q")),
+            fs_rights_inheriting=_flags(Rights, _field(b, p + 16, "Q")),
+        )
+
+    def _t_filestat(b, p):
+        return Filestat(
+            dev=_field(b, p, "Q"),
+            ino=_field(b, p + 8, "Q"),
+            filetype=_enum(Filetype, _field(b, p + 16, "B")),
+            nlink=_field(b, p + 20, "I"),
+            size=_field(b, p + 24, "Q"),
+            atim=_field(b, p + 32, "Q"),
+            mtim=_field(b, p + 40, "Q"),
+            ctim=_field(b, p + 48, "Q"),
+        )
+
+    def _t_prestat(b, p):
+        tag = _field(b, p, "B")
+        cases = (_t_prestat_dir,)
+        value = cases[tag](b, p + 4) if tag < 1 else None
+        return Prestat(tag=_enum(Preopentype, tag), value=value)
+
+    def _t_prestat_dir(b, p):
+        return PrestatDir(pr_name_len=_field(b, p, "I"))
+
+    def _t_subscription(b, p):
+        return Subscription(userdata=_field(b, p, "Q"), u=_t_subscription_u(b, p + 8))
+
+    def _t_subscription_u(b, p):
+        tag = _field(b, p, "B")
+        cases = (_t_subscription_clock, _t_subscription_fd_readwrite, _t_subscription_fd_readwrite)
+        value = cases[tag](b, p + 8) if tag < 3 else None
+        return SubscriptionU(tag=_enum(Eventtype, tag), value=value)
+
+    def _t_subscription_clock(b, p):
+        return SubscriptionClock(
+            identifier=_field(b, p, "Q"),
+            id=_enum(Clockid, _field(b, p + 8, "I")),
+            timeout=_field(b, p + 16, "Q"),
+            precision=_field(b, p + 24, "Q"),
+            flags=_flags(Subclockflags, _field(b, p + 32, "H")),
+        )
+
+    def _t_subscription_fd_readwrite(b, p):
+        return SubscriptionFdReadwrite(file_descriptor=_field(b, p, "I"))
+
+    def _t_event(b, p):
+        return Event(
+            userdata=_field(b, p, "Q"),
+            error=_enum(Errno, _field(b, p + 8, "H")),
+            type=_enum(Eventtype, _field(b, p + 10, "B")),
+            fd_readwrite=_t_event_fd_readwrite(b, p + 16),
+        )
+
+    def _t_event_fd_readwrite(b, p):
+        return EventFdReadwrite(
+            nbytes=_field(b, p, "Q"), flags=_flags(Eventrwflags, _field(b, p + 8, "H"))
+        )
+
+    def args_get(argv, argv_buf):
+        return {"argv": Pointer(argv), "argv_buf": Pointer(argv_buf)}, _nothing
+
+    def args_sizes_get(size0_out, size1_out):
+        return {}, lambda: {
+            "size0": _read.load(size0_out, "I"),
+            "size1": _read.load(size1_out, "I"),
+        }
+
+    def environ_get(environ, environ_buf):
+        return {"environ": Pointer(environ), "environ_buf": Pointer(environ_buf)}, _nothing
+
+    def environ_sizes_get(size0_out, size1_out):
+        return {}, lambda: {
+            "size0": _read.load(size0_out, "I"),
+            "size1": _read.load(size1_out, "I"),
+        }
+
+    def clock_res_get(id_, timestamp_out):
+        return {"id": _enum(Clockid, id_)}, lambda: {"timestamp": _read.load(timestamp_out, "Q")}
+
+    def clock_time_get(id_, precision, timestamp_out):
+        return {"id": _enum(Clockid, id_), "precision": precision}, lambda: {
+            "timestamp": _read.load(timestamp_out, "Q")
+        }
+
+    def fd_advise(fd, offset, len_, advice):
+        return {"fd": fd, "offset": offset, "len": len_, "advice": _enum(Advice, advice)}, _nothing
+
+    def fd_allocate(fd, offset, len_):
+        return {"fd": fd, "offset": offset, "len": len_}, _nothing
+
+    def fd_close(fd):
+        return {"fd": fd}, _nothing
+
+    def fd_datasync(fd):
+        return {"fd": fd}, _nothing
+
+    def fd_fdstat_get(fd, fdstat_out):
+        return {"fd": fd}, lambda: {"fdstat": _read.record(fdstat_out, 24, _t_fdstat)}
+
+    def fd_fdstat_set_flags(fd, flags):
+        return {"fd": fd, "flags": _flags(Fdflags, flags)}, _nothing
+
+    def fd_fdstat_set_rights(fd, fs_rights_base, fs_rights_inheriting):
+        return {
+            "fd": fd,
+            "fs_rights_base": _flags(Rights, fs_rights_base),
+            "fs_rights_inheriting": _flags(Rights, fs_rights_inheriting),
+        }, _nothing
+
+    def fd_filestat_get(fd, filestat_out):
+        return {"fd": fd}, lambda: {"filestat": _read.record(filestat_out, 56, _t_filestat)}
+
+    def fd_filestat_set_size(fd, size):
+        return {"fd": fd, "size": size}, _nothing
+
+    def fd_filestat_set_times(fd, atim, mtim, fst_flags):
+        return {
+            "fd": fd,
+            "atim": atim,
+            "mtim": mtim,
+            "fst_flags": _flags(Fstflags, fst_flags),
+        }, _nothing
+
+    def fd_pread(fd, iovs_ptr, iovs_len, offset, size_out):
+        return {
+            "fd": fd,
+            "iovs": _read.gathered(iovs_ptr, iovs_len, IOVEC),
+            "offset": offset,
+        }, lambda: {"size": _read.load(size_out, "I")}
+
+    def fd_prestat_get(fd, prestat_out):
+        return {"fd": fd}, lambda: {"prestat": _read.record(prestat_out, 8, _t_prestat)}
+
+    def fd_prestat_dir_name(fd, path, path_len):
+        return {"fd": fd, "path": Bytes(path_len)}, _nothing
+
+    def fd_pwrite(fd, iovs_ptr, iovs_len, offset, size_out):
+        return {
+            "fd": fd,
+            "iovs": _read.gathered(iovs_ptr, iovs_len, CIOVEC),
+            "offset": offset,
+        }, lambda: {"size": _read.load(size_out, "I")}
+
+    def fd_read(fd, iovs_ptr, iovs_len, size_out):
+        return {"fd": fd, "iovs": _read.gathered(iovs_ptr, iovs_len, IOVEC)}, lambda: {
+            "size": _read.load(size_out, "I")
+        }
+
+    def fd_readdir(fd, buf, buf_len, cookie, size_out):
+        return {"fd": fd, "buf": Bytes(buf_len), "cookie": cookie}, lambda: {
+            "size": _read.load(size_out, "I")
+        }
+
+    def fd_renumber(fd, to):
+        return {"fd": fd, "to": to}, _nothing
+
+    def fd_seek(fd, offset, whence, filesize_out):
+        return {"fd": fd, "offset": _signed(offset, 64), "whence": _enum(Whence, whence)}, lambda: {
+            "filesize": _read.load(filesize_out, "Q")
+        }
+
+    def fd_sync(fd):
+        return {"fd": fd}, _nothing
+
+    def fd_tell(fd, filesize_out):
+        return {"fd": fd}, lambda: {"filesize": _read.load(filesize_out, "Q")}
+
+    def fd_write(fd, iovs_ptr, iovs_len, size_out):
+        return {"fd": fd, "iovs": _read.gathered(iovs_ptr, iovs_len, CIOVEC)}, lambda: {
+            "size": _read.load(size_out, "I")
+        }
+
+    def path_create_directory(fd, path_ptr, path_len):
+        return {"fd": fd, "path": _read.string(path_ptr, path_len)}, _nothing
+
+    def path_filestat_get(fd, flags, path_ptr, path_len, filestat_out):
+        return {
+            "fd": fd,
+            "flags": _flags(Lookupflags, flags),
+            "path": _read.string(path_ptr, path_len),
+        }, lambda: {"filestat": _read.record(filestat_out, 56, _t_filestat)}
+
+    def path_filestat_set_times(fd, flags, path_ptr, path_len, atim, mtim, fst_flags):
+        return {
+            "fd": fd,
+            "flags": _flags(Lookupflags, flags),
+            "path": _read.string(path_ptr, path_len),
+            "atim": atim,
+            "mtim": mtim,
+            "fst_flags": _flags(Fstflags, fst_flags),
+        }, _nothing
+
+    def path_link(
+        old_fd, old_flags, old_path_ptr, old_path_len, new_fd, new_path_ptr, new_path_len
+    ):
+        return {
+            "old_fd": old_fd,
+            "old_flags": _flags(Lookupflags, old_flags),
+            "old_path": _read.string(old_path_ptr, old_path_len),
+            "new_fd": new_fd,
+            "new_path": _read.string(new_path_ptr, new_path_len),
+        }, _nothing
+
+    def path_open(
+        fd,
+        dirflags,
+        path_ptr,
+        path_len,
+        oflags,
+        fs_rights_base,
+        fs_rights_inheriting,
+        fdflags,
+        fd_out,
+    ):
+        return {
+            "fd": fd,
+            "dirflags": _flags(Lookupflags, dirflags),
+            "path": _read.string(path_ptr, path_len),
+            "oflags": _flags(Oflags, oflags),
+            "fs_rights_base": _flags(Rights, fs_rights_base),
+            "fs_rights_inheriting": _flags(Rights, fs_rights_inheriting),
+            "fdflags": _flags(Fdflags, fdflags),
+        }, lambda: {"fd": _read.load(fd_out, "I")}
+
+    def path_readlink(fd, path_ptr, path_len, buf, buf_len, size_out):
+        return {
+            "fd": fd,
+            "path": _read.string(path_ptr, path_len),
+            "buf": Bytes(buf_len),
+        }, lambda: {"size": _read.load(size_out, "I")}
+
+    def path_remove_directory(fd, path_ptr, path_len):
+        return {"fd": fd, "path": _read.string(path_ptr, path_len)}, _nothing
+
+    def path_rename(fd, old_path_ptr, old_path_len, new_fd, new_path_ptr, new_path_len):
+        return {
+            "fd": fd,
+            "old_path": _read.string(old_path_ptr, old_path_len),
+            "new_fd": new_fd,
+            "new_path": _read.string(new_path_ptr, new_path_len),
+        }, _nothing
+
+    def path_symlink(old_path_ptr, old_path_len, fd, new_path_ptr, new_path_len):
+        return {
+            "old_path": _read.string(old_path_ptr, old_path_len),
+            "fd": fd,
+            "new_path": _read.string(new_path_ptr, new_path_len),
+        }, _nothing
+
+    def path_unlink_file(fd, path_ptr, path_len):
+        return {"fd": fd, "path": _read.string(path_ptr, path_len)}, _nothing
+
+    def poll_oneoff(in_, out, nsubscriptions, size_out):
+        return {
+            "in": _read.array(in_, nsubscriptions, 56, _t_subscription),
+            "nsubscriptions": nsubscriptions,
+        }, lambda: {
+            "size": _read.load(size_out, "I"),
+            "out": _read.array(out, _read.load(size_out, "I"), 32, _t_event),
+        }
+
+    def proc_exit(rval):
+        return {"rval": rval}, _nothing
+
+    def proc_raise(sig):
+        return {"sig": _enum(Signal, sig)}, _nothing
+
+    def sched_yield():
+        return {}, _nothing
+
+    def random_get(buf, buf_len):
+        return {"buf": Bytes(buf_len)}, _nothing
+
+    def sock_recv(fd, ri_data_ptr, ri_data_len, ri_flags, size_out, roflags_out):
+        return {
+            "fd": fd,
+            "ri_data": _read.gathered(ri_data_ptr, ri_data_len, IOVEC),
+            "ri_flags": _flags(Riflags, ri_flags),
+        }, lambda: {
+            "size": _read.load(size_out, "I"),
+            "roflags": _flags(Roflags, _read.load(roflags_out, "H")),
+        }
+
+    def sock_send(fd, si_data_ptr, si_data_len, si_flags, size_out):
+        return {
+            "fd": fd,
+            "si_data": _read.gathered(si_data_ptr, si_data_len, CIOVEC),
+            "si_flags": si_flags,
+        }, lambda: {"size": _read.load(size_out, "I")}
+
+    def sock_shutdown(fd, how):
+        return {"fd": fd, "how": _flags(Sdflags, how)}, _nothing
+
+    return {
+        "args_get": args_get,
+        "args_sizes_get": args_sizes_get,
+        "environ_get": environ_get,
+        "environ_sizes_get": environ_sizes_get,
+        "clock_res_get": clock_res_get,
+        "clock_time_get": clock_time_get,
+        "fd_advise": fd_advise,
+        "fd_allocate": fd_allocate,
+        "fd_close": fd_close,
+        "fd_datasync": fd_datasync,
+        "fd_fdstat_get": fd_fdstat_get,
+        "fd_fdstat_set_flags": fd_fdstat_set_flags,
+        "fd_fdstat_set_rights": fd_fdstat_set_rights,
+        "fd_filestat_get": fd_filestat_get,
+        "fd_filestat_set_size": fd_filestat_set_size,
+        "fd_filestat_set_times": fd_filestat_set_times,
+        "fd_pread": fd_pread,
+        "fd_prestat_get": fd_prestat_get,
+        "fd_prestat_dir_name": fd_prestat_dir_name,
+        "fd_pwrite": fd_pwrite,
+        "fd_read": fd_read,
+        "fd_readdir": fd_readdir,
+        "fd_renumber": fd_renumber,
+        "fd_seek": fd_seek,
+        "fd_sync": fd_sync,
+        "fd_tell": fd_tell,
+        "fd_write": fd_write,
+        "path_create_directory": path_create_directory,
+        "path_filestat_get": path_filestat_get,
+        "path_filestat_set_times": path_filestat_set_times,
+        "path_link": path_link,
+        "path_open": path_open,
+        "path_readlink": path_readlink,
+        "path_remove_directory": path_remove_directory,
+        "path_rename": path_rename,
+        "path_symlink": path_symlink,
+        "path_unlink_file": path_unlink_file,
+        "poll_oneoff": poll_oneoff,
+        "proc_exit": proc_exit,
+        "proc_raise": proc_raise,
+        "sched_yield": sched_yield,
+        "random_get": random_get,
+        "sock_recv": sock_recv,
+        "sock_send": sock_send,
+        "sock_shutdown": sock_shutdown,
+    }

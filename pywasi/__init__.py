@@ -10,11 +10,14 @@ from pywasi.handlers.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
 from .runner import run
+from .trace import HostCall, Stats
 from .wasi import WASI
 
 __all__ = [
     "WASI",
     "run",
+    "HostCall",
+    "Stats",
     "ProcExit",
     "ModuleError",
     "WasiError",

@@ -1,12 +1,15 @@
-"""The command line: `pywasi run`, `pywasi gen` (also `python -m pywasi`).
+"""The command line: `pywasi run`, `pywasi audit`, `pywasi gen` (also `python -m pywasi`).
 
     pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
-               [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
+               [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
+               [--] MODULE [ARGS...]
+    pywasi audit [--format table|markdown|json] [MODULE]
 
 Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
 exits 134; a missing file, a bad module or a bad option prints one line and
-exits 2.
+exits 2. `--trace` writes one line per host call to stderr (or FILE);
+`--stats` prints a summary of the host calls to stderr at exit.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="compile the module afresh and keep nothing on disk")
     p.add_argument("--wasi", choices=("auto", "preview1", "unstable"), default="auto",
                    help="the ABI to serve (default: what the module imports)")
+    p.add_argument("--trace", metavar="FILE", nargs="?", const="-",
+                   help="write one line per host call, decoded, to FILE (give it as --trace=FILE; default: stderr)")
+    p.add_argument("--stats", action="store_true",
+                   help="at exit, print each function called, its call count, errnos and time in the host")
     p.add_argument("module", metavar="MODULE")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     return p
@@ -65,35 +72,75 @@ def _environment(specs: list[str]) -> dict[str, str]:
     return env
 
 
+def _bare_trace(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """A bare --trace (before the module) means stderr: it never takes the
+    next word, which is the module or another option."""
+    valued = {o for action in parser._actions if action.nargs is None for o in action.option_strings}
+    out = list(argv)
+    i = 0
+    while i < len(out):
+        token = out[i]
+        if token == "--trace":
+            out[i] = "--trace=-"
+        elif token in valued:
+            i += 1  # its value
+        elif token == "--" or not token.startswith("-"):
+            break  # the module: what follows is the guest's
+        i += 1
+    return out
+
+
 def run_command(argv: list[str]) -> int:
     import wasmtime
 
     from .errors import ModuleError
     from .runner import describe_trap, run
+    from .trace import Stats
 
     parser = _run_parser()
-    ns = parser.parse_args(argv)
+    ns = parser.parse_args(_bare_trace(parser, argv))
     args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
     try:
         preopens = _preopens(ns.dir)
         env = _environment(ns.env)
     except ValueError as e:
         parser.error(str(e))
+    stats = Stats() if ns.stats else None
     try:
-        return run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
-                   env=env, preopens=preopens, sockets=ns.tcplisten, cache=not ns.no_cache)
+        trace = _trace_file(ns.trace)
+    except OSError as e:
+        print(f"pywasi: --trace: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        code = run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
+                   env=env, preopens=preopens, sockets=ns.tcplisten, cache=not ns.no_cache,
+                   trace=trace, stats=stats)
     except ModuleError as e:
         print(f"pywasi: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
         print(f"pywasi: {describe_trap(e)}", file=sys.stderr)
-        return EXIT_TRAP
+        code = EXIT_TRAP
     except (OSError, TypeError, ValueError) as e:  # a preopen that cannot be opened, a bad option
         print(f"pywasi: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("pywasi: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    finally:
+        if trace not in (None, sys.stderr):
+            trace.close()
+    if stats is not None:
+        sys.stderr.write(stats.report())
+    return code
+
+
+def _trace_file(name: str | None):
+    if name is None:
+        return None
+    if name == "-":
+        return sys.stderr
+    return open(name, "wb")
 
 
 def _one_line(e: Exception) -> str:
@@ -102,21 +149,57 @@ def _one_line(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
+def _audit_parser() -> argparse.ArgumentParser:
+    from .audit import FORMATS
+
+    p = _Parser(
+        prog="pywasi audit",
+        description="Every WASI function pywasi implements, per ABI version; or, given a module, "
+        "whether what it imports is implemented (exit 0) or not (exit 1).",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table", help="how to print it (default: table)")
+    p.add_argument("module", metavar="MODULE", nargs="?", help="a .wasm or .wat module to audit")
+    return p
+
+
+def audit_command(argv: list[str]) -> int:
+    import wasmtime
+
+    from . import audit
+    from .errors import ModuleError
+    from .runner import compile_module, read_module
+
+    ns = _audit_parser().parse_args(argv)
+    if ns.module is None:
+        sys.stdout.write(audit.render_versions(audit.audit_versions(), ns.format))
+        return 0
+    try:
+        data, name = read_module(ns.module)
+        module = compile_module(wasmtime.Engine(), data, name)
+    except ModuleError as e:
+        print(f"pywasi: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    report = audit.audit_module(module, name)
+    sys.stdout.write(audit.render_module(report, ns.format))
+    return 0 if report.ok else 1
+
+
 def gen_command(argv: list[str]) -> int:
     from pywasi.codegen.cli import main as gen  # imports nothing of lark & co. until it runs
 
     return gen(argv)
 
 
-COMMANDS = {"run": run_command, "gen": gen_command}
+COMMANDS = {"run": run_command, "audit": audit_command, "gen": gen_command}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: pywasi {run,gen} ...\n\n"
-              "  run   run a WASI module (pywasi run --help)\n"
-              "  gen   regenerate the ABI layer from witx (pywasi gen --help)")
+        print("usage: pywasi {run,audit,gen} ...\n\n"
+              "  run     run a WASI module (pywasi run --help)\n"
+              "  audit   what pywasi implements, or what a module needs (pywasi audit --help)\n"
+              "  gen     regenerate the ABI layer from witx (pywasi gen --help)")
         return 0 if argv else EXIT_USAGE
     command = COMMANDS.get(argv[0])
     if command is None:

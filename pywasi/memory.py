@@ -101,6 +101,16 @@ class GuestMemory:
         if ptr % align or ptr + size > self.size:
             self.check(ptr, size, align, function)
 
+    def peek(self, ptr: int, size: int) -> bytes | None:
+        """A copy of `size` bytes at `ptr` (both u32), or None when they are not
+        all in memory. For the trace's decoders, which must never trap: the
+        stub they watch decides what a bad pointer does."""
+        if ptr + size > self.size:
+            self.refresh()
+            if ptr + size > self.size:
+                return None
+        return bytes(self.u8[ptr : ptr + size])
+
     # Conventions the stubs share -----------------------------------------
 
     def buffers(self, ptr: int, count: int, layout, function: str) -> list[memoryview]:

@@ -23,7 +23,7 @@ from pywasi.handlers.host import Host
 from pywasi.handlers.sockets import Listener, listening_socket
 from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
 
-from . import bridge, interrupt
+from . import bridge, interrupt, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
 from .memory import GuestMemory
 
@@ -36,17 +36,25 @@ class WASI:
     """A WASI host for one program instance.
 
     WASI(*, version="preview1", args=(), env=None, preopens=None,
-         return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=())
+         return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
+         max_fds=1024, max_output=64 << 20, trace=None, stats=None)
+
+    Beyond Node:
+
+    `sockets`: listening sockets handed to the guest, as wasmtime's CLI does
+    with --tcplisten: `socket.socket` objects (the host's: the guest closing
+    its fd leaves them open) or "HOST:PORT" strings (pywasi listens). They
+    take the fds after stdio, before the preopens.
 
     Limits for a host running untrusted code: `max_fds` is the most
     descriptors the guest may hold open (stdio included; EMFILE past it);
     `max_output` the most bytes kept of stdout or stderr captured in memory
     (a BytesIO): past it the guest's writes fail with EFBIG. None: no limit.
 
-    `sockets`: listening sockets handed to the guest, as wasmtime's CLI does
-    with --tcplisten: `socket.socket` objects (the host's: the guest closing
-    its fd leaves them open) or "HOST:PORT" strings (pywasi listens). They
-    take the fds after stdio, before the preopens.
+    `trace` (a text or binary file object, which gets one line per host
+    call, or a callable, which gets each call's pywasi.trace.HostCall) and
+    `stats` (a pywasi.Stats that counts calls, outcomes and time in the
+    host). Either installs other stubs; without them nothing is traced.
     """
 
     def __init__(
@@ -63,6 +71,8 @@ class WASI:
         sockets=(),
         max_fds: int | None = 1024,
         max_output: int | None = 64 << 20,
+        trace=None,
+        stats=None,
     ):
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
@@ -76,9 +86,14 @@ class WASI:
         max_fds = _limit("max_fds", max_fds, 3 + len(listeners) + len(preopen_list))
         max_output = _limit("max_output", max_output, 0)
         fds = _host_setup(stdio, listeners, preopen_list, max_fds, max_output)
-        if not isinstance(return_on_exit, bool):
+        try:
+            if not isinstance(return_on_exit, bool):
+                raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
+            self._trace = _trace(trace)  # pywasi's own options come after Node's
+            self._stats = _stats(stats)
+        except BaseException:
             fds.close_all()
-            raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
+            raise
 
         self._host = Host(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit)
         self._memory = GuestMemory()
@@ -182,6 +197,10 @@ class WASI:
         self._memory.bind(bridge.memory_source(store, memory))
         moving = bridge.memory_may_move(store, memory)
         stubs = self._abi.bind(self._host, self._memory)
+        if self._stats is not None:
+            stubs = self._stats.stubs(self._abi, stubs)
+        if self._trace is not None:
+            stubs = tracing.trace_stubs(self._abi, stubs, self._memory, self._trace)
         self._bridge.install(stubs, before=self._memory.refresh if moving else None)
         interrupt.attach(self._bridge)
 
@@ -202,6 +221,21 @@ def _version(version):
         raise InvalidArgValue(
             f"version {version!r} is not supported: use 'preview1' or 'unstable'"
         ) from None
+
+
+def _trace(trace):
+    if trace is None:
+        return None
+    sink = tracing.sink_of(trace)
+    if sink is None:
+        raise InvalidArgType(f"trace must be a file object or a callable, not {describe(trace)}")
+    return sink
+
+
+def _stats(stats):
+    if stats is not None and not isinstance(stats, tracing.Stats):
+        raise InvalidArgType(f"stats must be a pywasi.Stats, not {describe(stats)}")
+    return stats
 
 
 def _encoded(value, what: str) -> bytes:

@@ -40,6 +40,9 @@ def code_of(excinfo) -> str:
         (dict(stdout=b"x"), InvalidArgType, TypeError),
         (dict(stdout=io.StringIO()), InvalidArgType, TypeError),
         (dict(return_on_exit=1), InvalidArgType, TypeError),
+        (dict(trace=5), InvalidArgType, TypeError),
+        (dict(trace="trace.log"), InvalidArgType, TypeError),
+        (dict(stats=True), InvalidArgType, TypeError),
     ],
 )
 def test_bad_option(options, error, kind):
@@ -52,8 +55,9 @@ def test_bad_option(options, error, kind):
 
 def test_options_are_checked_in_nodes_order(tmp_path):
     # Each option is wrong, and the error names the first in Node's order.
-    bad = dict(version=1, args=1, env=1, preopens=1, stdin=-1, return_on_exit=1)
-    order = ["version", "args", "env", "preopens", "stdin", "return_on_exit"]
+    # pywasi's own options come after Node's.
+    bad = dict(version=1, args=1, env=1, preopens=1, stdin=-1, return_on_exit=1, trace=1, stats=1)
+    order = ["version", "args", "env", "preopens", "stdin", "return_on_exit", "trace", "stats"]
     for name in order:
         with pytest.raises((TypeError, ValueError)) as info:
             WASI(**bad)
@@ -83,6 +87,8 @@ def test_failed_setup_leaks_no_fd(tmp_path):
             WASI(preopens={"/a": str(tmp_path), "/b": str(tmp_path / "missing")})
         with pytest.raises(InvalidArgType):
             WASI(preopens={"/a": str(tmp_path)}, return_on_exit="yes")
+        with pytest.raises(InvalidArgType):
+            WASI(preopens={"/a": str(tmp_path)}, trace=1)
     assert len(os.listdir("/proc/self/fd")) == before
 
 
