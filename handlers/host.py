@@ -12,11 +12,12 @@ from .args_env import ArgsEnv
 from .clock import Clocks
 from .fd import FdCalls
 from .fdtable import FdTable
+from .paths import PathCalls
 from .proc import Process
 from .random import Randomness
 
 
-class Host(ArgsEnv, Clocks, Randomness, Process, FdCalls, Handlers):
+class Host(ArgsEnv, Clocks, Randomness, Process, FdCalls, PathCalls, Handlers):
     def __init__(self, *, args: list[bytes], env: list[bytes], fds: FdTable, return_on_exit: bool):
         ArgsEnv.__init__(self, args, env)
         Process.__init__(self, return_on_exit)

@@ -24,6 +24,7 @@ _FILETYPES = {
     stat.S_IFSOCK: Filetype.SOCKET_STREAM,
     stat.S_IFBLK: Filetype.BLOCK_DEVICE,
     stat.S_IFDIR: Filetype.DIRECTORY,
+    stat.S_IFLNK: Filetype.SYMBOLIC_LINK,  # path_filestat_get without SYMLINK_FOLLOW
 }
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 _NONBLOCK = FDFLAGS.NONBLOCK
