@@ -9,12 +9,14 @@
 from pywasi.handlers.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
+from .preopen import ReadOnly
 from .runner import run
 from .wasi import WASI
 
 __all__ = [
     "WASI",
     "run",
+    "ReadOnly",
     "ProcExit",
     "ModuleError",
     "WasiError",

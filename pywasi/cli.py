@@ -1,6 +1,6 @@
 """The command line: `pywasi run`, `pywasi gen` (also `python -m pywasi`).
 
-    pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
+    pywasi run [--dir HOST[::GUEST[:ro]]]... [--env NAME[=VALUE]]... [--wasi auto|preview1|unstable] [--] MODULE [ARGS...]
 
 Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
@@ -25,8 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _run_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pywasi run", description="Run a WASI command module (.wasm or .wat).")
-    p.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
-                   help="preopen the host directory HOST, seen by the guest as GUEST (default: HOST)")
+    p.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST[:ro]]",
+                   help="preopen the host directory HOST, seen by the guest as GUEST (default: HOST); "
+                        "with :ro nothing under it can be written, created, renamed or deleted")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="set a guest environment variable; NAME alone passes the host's value")
     p.add_argument("--wasi", choices=("auto", "preview1", "unstable"), default="auto",
@@ -36,13 +37,18 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _preopens(dirs: list[str]) -> dict[str, str]:
+def _preopens(dirs: list[str]) -> dict:
+    from .preopen import ReadOnly
+
     preopens = {}
     for spec in dirs:
         host, sep, guest = spec.partition("::")
+        read_only = guest.endswith(":ro")
+        if read_only:
+            guest = guest[: -len(":ro")]
         if not host or (sep and not guest):
-            raise ValueError(f"--dir {spec!r}: expected HOST or HOST::GUEST")
-        preopens[guest or host] = host
+            raise ValueError(f"--dir {spec!r}: expected HOST, HOST::GUEST or HOST::GUEST:ro")
+        preopens[guest or host] = ReadOnly(host) if read_only else host
     return preopens
 
 

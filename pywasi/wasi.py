@@ -24,6 +24,7 @@ from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
 from . import bridge, interrupt
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
 from .memory import GuestMemory
+from .preopen import ReadOnly
 
 # Node's version names; "preview0" is another name for "unstable".
 VERSIONS = {"preview1": preview1, "unstable": preview0, "preview0": preview0}
@@ -219,7 +220,8 @@ def _env(env) -> list[bytes]:
     return out
 
 
-def _preopens(preopens) -> list[tuple[str, str]]:
+def _preopens(preopens) -> list[tuple[str, str, bool]]:
+    """(guest name, host path, read-only) for each preopen."""
     if preopens is None:
         return []
     if not isinstance(preopens, Mapping):
@@ -228,7 +230,10 @@ def _preopens(preopens) -> list[tuple[str, str]]:
     for guest, host in preopens.items():
         if not isinstance(guest, str):
             raise InvalidArgType(f"preopens keys are guest paths (str), not {describe(guest)}")
-        out.append((guest, os.fsdecode(_encoded(host, f"preopens[{guest!r}]"))))
+        read_only = isinstance(host, ReadOnly)
+        if read_only:
+            host = host.path
+        out.append((guest, os.fsdecode(_encoded(host, f"preopens[{guest!r}]")), read_only))
     return out
 
 
@@ -269,9 +274,9 @@ def _host_setup(stdio, preopens) -> FdTable:
     try:
         for index, (kind, value) in enumerate(stdio):
             fds.add(_stream(index, kind, value))
-        for guest, host in preopens:
+        for guest, host, read_only in preopens:
             fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fds.add(Preopen(fd, guest))
+            fds.add(Preopen(fd, guest, read_only))
     except BaseException:
         fds.close_all()
         raise
