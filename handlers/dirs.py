@@ -18,7 +18,7 @@ from . import libc, sandbox
 from .bits import FDFLAGS, LOOKUP, OFLAGS, RIGHTS
 from .descriptor import Descriptor
 from .errors import WasiError
-from .files import FILE_RIGHTS, File, timespecs
+from .files import FILE_RIGHTS, File, OwnedFd, timespecs
 from .stdio import filestat_of, filetype_of
 
 # What a directory may do itself, and what it may pass on to what is opened
@@ -63,37 +63,19 @@ _WRITES = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE  # 
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 
 
-class Directory(Descriptor):
+class Directory(OwnedFd):
     filetype = Filetype.DIRECTORY
 
     def __init__(
         self, fd: int, rights_base: int = DIRECTORY_RIGHTS, rights_inheriting: int = ALL_RIGHTS, flags: int = 0
     ):
-        super().__init__(rights_base, rights_inheriting, flags)
-        self.fd = fd  # owned: closed with the descriptor
+        super().__init__(fd, rights_base, rights_inheriting, flags)
         self._listing: list[tuple[Dirent, bytes]] | None = None
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            fd, self.fd = self.fd, -1
-            os.close(fd)
-
-    def filestat(self):
-        return filestat_of(os.fstat(self.fd))
 
     def set_flags(self, flags):
         if flags & ~_SETTABLE:
             raise WasiError(Errno.NOTSUP)
         self.flags = flags  # nothing to append to or block on in a directory
-
-    def sync(self):
-        os.fsync(self.fd)
-
-    def datasync(self):
-        (getattr(os, "fdatasync", None) or os.fsync)(self.fd)
-
-    def set_times(self, atim, mtim, fst_flags):
-        libc.futimens(self.fd, timespecs(atim, mtim, fst_flags))
 
     # fd_readdir ------------------------------------------------------------
 

@@ -31,6 +31,7 @@ FILE_RIGHTS = (
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 _APPEND, _NONBLOCK = FDFLAGS.APPEND, FDFLAGS.NONBLOCK
 _MAX_OFFSET = 2**63 - 1  # off_t
+_datasync = getattr(os, "fdatasync", None) or os.fsync  # macOS has no fdatasync
 
 _ADVICE = tuple(
     getattr(os, "POSIX_FADV_" + name, None)
@@ -38,11 +39,13 @@ _ADVICE = tuple(
 )
 
 
-class File(Descriptor):
-    def __init__(self, fd: int, filetype: Filetype, rights_base: int, rights_inheriting: int = 0, flags: int = 0):
+class OwnedFd(Descriptor):
+    """A descriptor over a host fd that pywasi opened: closed with it, and
+    asked for its status, syncs and times (files and directories alike)."""
+
+    def __init__(self, fd: int, rights_base: int, rights_inheriting: int = 0, flags: int = 0):
         super().__init__(rights_base, rights_inheriting, flags)
-        self.fd = fd  # owned: closed with the descriptor
-        self.filetype = filetype
+        self.fd = fd
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -51,6 +54,21 @@ class File(Descriptor):
 
     def filestat(self):
         return filestat_of(os.fstat(self.fd))
+
+    def sync(self):
+        os.fsync(self.fd)
+
+    def datasync(self):
+        _datasync(self.fd)
+
+    def set_times(self, atim, mtim, fst_flags):
+        libc.futimens(self.fd, timespecs(atim, mtim, fst_flags))
+
+
+class File(OwnedFd):
+    def __init__(self, fd: int, filetype: Filetype, rights_base: int, rights_inheriting: int = 0, flags: int = 0):
+        super().__init__(fd, rights_base, rights_inheriting, flags)
+        self.filetype = filetype
 
     def set_flags(self, flags):
         if flags & ~_SETTABLE:
@@ -89,12 +107,6 @@ class File(Descriptor):
     def tell(self):
         return os.lseek(self.fd, 0, os.SEEK_CUR)
 
-    def sync(self):
-        os.fsync(self.fd)
-
-    def datasync(self):
-        (getattr(os, "fdatasync", None) or os.fsync)(self.fd)
-
     def advise(self, offset, length, advice):
         if offset > _MAX_OFFSET or length > _MAX_OFFSET:
             raise WasiError(Errno.INVAL)
@@ -113,9 +125,6 @@ class File(Descriptor):
         if size > _MAX_OFFSET:
             raise WasiError(Errno.INVAL)
         os.ftruncate(self.fd, size)
-
-    def set_times(self, atim, mtim, fst_flags):
-        libc.futimens(self.fd, timespecs(atim, mtim, fst_flags))
 
 
 def timespecs(atim: int, mtim: int, fst_flags: int) -> libc.Timespecs:

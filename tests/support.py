@@ -209,3 +209,16 @@ class Untouched:
                 if where is None or (where == self.root and name == self.keep):
                     continue  # the sandbox itself: the guest may use it
                 out.append((str(where / name), mask))
+
+
+def wasi_errno(call) -> int:
+    """The WASI errno `call()` fails with: a WasiError's own, or an OSError's
+    through the handlers' one table (what a stub would answer)."""
+    import pytest
+
+    from pywasi.handlers.errors import WasiError, errno_of
+
+    with pytest.raises((WasiError, OSError)) as info:
+        call()
+    error = info.value
+    return error.errno if isinstance(error, WasiError) else errno_of(error)

@@ -13,10 +13,10 @@ from pywasi.generated.preview1 import Advice, Errno, Whence
 from pywasi.handlers.bits import LOOKUP, RIGHTS
 from pywasi.handlers.descriptor import STREAM_READ, STREAM_WRITE
 from pywasi.handlers.dirs import Preopen
-from pywasi.handlers.errors import WasiError
 from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
 from pywasi.handlers.stdio import MemoryInput, MemoryOutput
+from tests.support import wasi_errno
 
 BAD = 99
 
@@ -37,11 +37,6 @@ def host(tmp_path):
     yield h
     h.close()
 
-
-def errno(call) -> int:
-    with pytest.raises(WasiError) as info:
-        call()
-    return info.value.errno
 
 
 def open_file(host, path="f", rights=RIGHTS.ALL) -> int:
@@ -79,9 +74,9 @@ def test_every_fd_call_with_a_bad_fd_is_ebadf(host):
     calls = bad_fd_calls()
     assert set(calls) == {name for name in vars(Handlers) if name.startswith("fd_")}
     for name, args in calls.items():
-        assert errno(lambda: getattr(host, name)(*args)) == Errno.BADF, name
-    assert errno(lambda: host.fd_renumber(3, BAD)) == Errno.BADF
-    assert errno(lambda: host.fd_read(2**32 - 1, [])) == Errno.BADF
+        assert wasi_errno(lambda: getattr(host, name)(*args)) == Errno.BADF, name
+    assert wasi_errno(lambda: host.fd_renumber(3, BAD)) == Errno.BADF
+    assert wasi_errno(lambda: host.fd_read(2**32 - 1, [])) == Errno.BADF
     host.fd_fdstat_get(3)  # the preopen survived fd_renumber's failure
 
 
@@ -90,19 +85,19 @@ def test_rights_can_only_be_dropped(host):
     host.fd_fdstat_set_rights(fd, RIGHTS.FD_READ | RIGHTS.FD_TELL, 0)
     stat = host.fd_fdstat_get(fd)
     assert (stat.fs_rights_base, stat.fs_rights_inheriting) == (RIGHTS.FD_READ | RIGHTS.FD_TELL, 0)
-    assert errno(lambda: host.fd_fdstat_set_rights(fd, RIGHTS.FD_READ | RIGHTS.FD_WRITE, 0)) == Errno.NOTCAPABLE
-    assert errno(lambda: host.fd_fdstat_set_rights(fd, RIGHTS.FD_READ, RIGHTS.FD_READ)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_fdstat_set_rights(fd, RIGHTS.FD_READ | RIGHTS.FD_WRITE, 0)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_fdstat_set_rights(fd, RIGHTS.FD_READ, RIGHTS.FD_READ)) == Errno.NOTCAPABLE
     assert host.fd_fdstat_get(fd).fs_rights_base == RIGHTS.FD_READ | RIGHTS.FD_TELL
     buf = memoryview(bytearray(4))
     assert host.fd_read(fd, [buf]) == 4
-    assert errno(lambda: host.fd_write(fd, [buf])) == Errno.NOTCAPABLE
-    assert errno(lambda: host.fd_filestat_get(fd)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_write(fd, [buf])) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_filestat_get(fd)) == Errno.NOTCAPABLE
     # Without FD_SEEK a seek that only asks for the position still works (FD_TELL).
     assert host.fd_seek(fd, 0, Whence.CUR) == 4
-    assert errno(lambda: host.fd_seek(fd, 1, Whence.SET)) == Errno.NOTCAPABLE
-    assert errno(lambda: host.fd_pread(fd, [buf], 0)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_seek(fd, 1, Whence.SET)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_pread(fd, [buf], 0)) == Errno.NOTCAPABLE
     host.fd_fdstat_set_rights(fd, 0, 0)
-    assert errno(lambda: host.fd_tell(fd)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: host.fd_tell(fd)) == Errno.NOTCAPABLE
 
 
 @pytest.mark.parametrize(
@@ -129,13 +124,13 @@ def test_each_fd_call_needs_its_right(host, tmp_path, right, call):
     call(host, fd, buf)  # with every right: fine
     host.fd_fdstat_set_rights(fd, RIGHTS.ALL & ~right & host.fd_fdstat_get(fd).fs_rights_base, 0)
     before = (tmp_path / "f").read_bytes()
-    assert errno(lambda: call(host, fd, buf)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: call(host, fd, buf)) == Errno.NOTCAPABLE
     assert (tmp_path / "f").read_bytes() == before
 
 
 def test_readdir_needs_a_directory(host):
     fd = open_file(host)
-    assert errno(lambda: host.fd_readdir(fd, 0)) == Errno.NOTCAPABLE  # a file has no FD_READDIR
+    assert wasi_errno(lambda: host.fd_readdir(fd, 0)) == Errno.NOTCAPABLE  # a file has no FD_READDIR
     assert [name for _, name in host.fd_readdir(3, 0)] == [b".", b"..", b"f"]
 
 
@@ -144,12 +139,12 @@ def test_prestat_and_closing_a_preopen(host):
     name = memoryview(bytearray(4))
     host.fd_prestat_dir_name(3, name)
     assert bytes(name) == b"/box"
-    assert errno(lambda: host.fd_prestat_dir_name(3, name[:3])) == Errno.NAMETOOLONG
+    assert wasi_errno(lambda: host.fd_prestat_dir_name(3, name[:3])) == Errno.NAMETOOLONG
     fd = open_file(host)
-    assert errno(lambda: host.fd_prestat_get(fd)) == Errno.BADF  # not a preopen
+    assert wasi_errno(lambda: host.fd_prestat_get(fd)) == Errno.BADF  # not a preopen
     host.fd_close(3)
-    assert errno(lambda: host.fd_prestat_get(3)) == Errno.BADF
-    assert errno(lambda: open_file(host)) == Errno.BADF
+    assert wasi_errno(lambda: host.fd_prestat_get(3)) == Errno.BADF
+    assert wasi_errno(lambda: open_file(host)) == Errno.BADF
 
 
 def test_renumber_moves_and_closes(host):
@@ -158,5 +153,5 @@ def test_renumber_moves_and_closes(host):
     host.fd_seek(a, 3, Whence.SET)
     host.fd_renumber(a, b)
     assert host.fd_tell(b) == 3
-    assert errno(lambda: host.fd_tell(a)) == Errno.BADF
+    assert wasi_errno(lambda: host.fd_tell(a)) == Errno.BADF
     assert open_file(host) == 4  # the lowest free number again

@@ -10,9 +10,8 @@ import pytest
 from pywasi.generated.interface import Handlers
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers.bits import FST, LOOKUP, OFLAGS, RIGHTS
-from pywasi.handlers.errors import WasiError
 from tests.handlers.test_fd import make_host
-from tests.support import Untouched
+from tests.support import Untouched, wasi_errno
 
 BAD = 99
 FOLLOW = LOOKUP.SYMLINK_FOLLOW
@@ -35,11 +34,6 @@ def host(tree, strategy):
     yield h
     h.close()
 
-
-def errno(call) -> int:
-    with pytest.raises(WasiError) as info:
-        call()
-    return info.value.errno
 
 
 # Every path call that changes something, with the right it needs (for
@@ -72,13 +66,13 @@ def test_every_path_call_with_a_bad_fd_is_ebadf(host):
     names = {name.split()[0] for name in CALLS}
     assert names == {name for name in vars(Handlers) if name.startswith("path_")}
     for name, (_, call) in CALLS.items():
-        assert errno(lambda: call(host, BAD)) == Errno.BADF, name
+        assert wasi_errno(lambda: call(host, BAD)) == Errno.BADF, name
 
 
 def test_path_calls_on_a_file_are_notcapable(host):
     fd = host.path_open(3, 0, "f", 0, RIGHTS.ALL, RIGHTS.ALL, 0)
     for name, (_, call) in CALLS.items():
-        assert errno(lambda: call(host, fd)) == Errno.NOTCAPABLE, name
+        assert wasi_errno(lambda: call(host, fd)) == Errno.NOTCAPABLE, name
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))
@@ -87,7 +81,7 @@ def test_each_path_call_needs_its_right(host, tree, name):
     fd = host.path_open(3, 0, ".", OFLAGS.DIRECTORY, RIGHTS.ALL, RIGHTS.ALL, 0)
     host.fd_fdstat_set_rights(fd, host.fd_fdstat_get(fd).fs_rights_base & ~right, RIGHTS.ALL)
     with Untouched(tree, keep="outside-nothing"):
-        assert errno(lambda: call(host, fd)) == Errno.NOTCAPABLE
+        assert wasi_errno(lambda: call(host, fd)) == Errno.NOTCAPABLE
     call(host, 3)  # the preopen has the right: the same call works
 
 
@@ -95,7 +89,7 @@ def test_path_open_gives_the_lowest_free_fd_and_closes_what_it_cannot_number(tre
     h = make_host(tree / "box", max_fds=5)
     assert h.path_open(3, 0, "f", 0, RIGHTS.FD_READ, 0, 0) == 4
     before = set(os.listdir("/proc/self/fd"))
-    assert errno(lambda: h.path_open(3, 0, "f", 0, RIGHTS.FD_READ, 0, 0)) == Errno.MFILE
+    assert wasi_errno(lambda: h.path_open(3, 0, "f", 0, RIGHTS.FD_READ, 0, 0)) == Errno.MFILE
     assert set(os.listdir("/proc/self/fd")) == before
     h.fd_close(4)
     assert h.path_open(3, 0, "d", OFLAGS.DIRECTORY, RIGHTS.FD_READDIR, 0, 0) == 4
@@ -108,15 +102,15 @@ def test_read_only_preopen_refuses_every_change_and_touches_nothing(tree, strate
     with Untouched(tree, keep="nothing-is-kept"):
         for fd in (3, 4):
             for name, (_, call) in WRITING.items():
-                assert errno(lambda: call(h, fd)) == Errno.NOTCAPABLE, name
+                assert wasi_errno(lambda: call(h, fd)) == Errno.NOTCAPABLE, name
     # Asking to write gets a descriptor that cannot.
     before = os.stat(tree / "box" / "f")
     f = h.path_open(3, FOLLOW, "f", 0, RIGHTS.FD_READ | RIGHTS.FD_WRITE, 0, 0)
     assert h.fd_fdstat_get(f).fs_rights_base == RIGHTS.FD_READ
-    assert errno(lambda: h.fd_write(f, [memoryview(b"x")])) == Errno.NOTCAPABLE
-    assert errno(lambda: h.fd_filestat_set_size(f, 0)) == Errno.NOTCAPABLE
-    assert errno(lambda: h.fd_filestat_set_times(f, 0, 0, FST.MTIM_NOW)) == Errno.NOTCAPABLE
-    assert errno(lambda: h.fd_fdstat_set_rights(f, RIGHTS.FD_WRITE, 0)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: h.fd_write(f, [memoryview(b"x")])) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: h.fd_filestat_set_size(f, 0)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: h.fd_filestat_set_times(f, 0, 0, FST.MTIM_NOW)) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: h.fd_fdstat_set_rights(f, RIGHTS.FD_WRITE, 0)) == Errno.NOTCAPABLE
     h.fd_close(f)
     after = os.stat(tree / "box" / "f")
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
