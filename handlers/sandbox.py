@@ -37,6 +37,7 @@ _DIR = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", 0)
 _RESOLVE = libc.RESOLVE_BENEATH | libc.RESOLVE_NO_MAGICLINKS
 _AT_FDCWD = -100
 _EAGAIN_RETRIES = 16
+_CREATE_NEW = os.O_CREAT | os.O_EXCL
 
 
 def open_at(base: int, path: str, flags: int, mode: int = 0) -> int:
@@ -178,7 +179,8 @@ def _link_target(at: int, name: bytes, error: OSError) -> bytes:
 
 
 def _walk_open(base: int, path: bytes, flags: int, mode: int) -> int:
-    follow = not flags & os.O_NOFOLLOW
+    # O_CREAT | O_EXCL never follows a symlink at the end: it exists (POSIX).
+    follow = not flags & os.O_NOFOLLOW and flags & _CREATE_NEW != _CREATE_NEW
     if path.endswith(b"/"):
         flags |= os.O_DIRECTORY
     for _ in range(MAX_SYMLINKS):

@@ -99,10 +99,12 @@ def test_creating_through_a_dangling_symlink_that_points_outside(world, box):
 
 def test_creating_through_a_dangling_symlink_inside(world, box):
     os.symlink("d/new", world / "box" / "dangling")
+    # O_EXCL never follows (POSIX): the link itself exists, and nothing is created.
+    exclusive = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    assert wasi_errno(lambda: sandbox.open_at(box, "dangling", exclusive, 0o666)) == Errno.EXIST
+    assert not (world / "box" / "d" / "new").exists()
     os.close(sandbox.open_at(box, "dangling", os.O_WRONLY | os.O_CREAT, 0o666))
     assert (world / "box" / "d" / "new").is_file()
-    # O_EXCL never follows (POSIX): the link itself exists.
-    exclusive = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     assert wasi_errno(lambda: sandbox.open_at(box, "dangling", exclusive, 0o666)) == Errno.EXIST
 
 

@@ -163,6 +163,8 @@ def test_a_directory_swapped_for_a_symlink_never_leaks(world, strategy, link):
             thread.join()
     finally:
         stop.set()
+        if thread.is_alive():
+            thread.join()
         sys.setswitchinterval(interval)
     counts = dict(part.split("=") for part in out.decode().split())
     inside, other, failed = int(counts["inside"]), int(counts["other"]), int(counts["failed"])
