@@ -11,6 +11,7 @@ import pytest
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers import sandbox
 from pywasi.handlers.errors import WasiError
+from pywasi.handlers.errors import errno_of as host_errno
 from tests.support import Untouched, wasi_errno
 
 
@@ -199,3 +200,66 @@ def test_the_outside_watch_sees_reads_and_changes(world, touch):
             touch(world)
     with Untouched(world, keep="box"):
         (world / "box" / "inside").write_bytes(b"fine")
+
+
+@pytest.mark.skipif(not sandbox.OPENAT2_WORKS, reason="needs openat2 to compare with")
+def test_both_strategies_give_the_same_answers(world):
+    """Every path of up to three components over a tree of files, directories
+    and symlinks (inside, outside, dangling, looping), with each way of
+    opening: the walk answers what the kernel does."""
+    import itertools
+
+    root = world / "box"
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "f").write_bytes(b"f")
+    links = {"to_d": "d", "to_f": "f", "d/up": "..", "d/upf": "../f", "out": "../outside", "abs": str(world),
+             "loop": "loop", "dangling": "nowhere", "d/e/top": "../../to_d"}
+    for name, target in links.items():
+        os.symlink(target, root / name)
+    base = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    alphabet = ["", ".", "..", "d", "e", "f", "to_d", "to_f", "up", "upf", "out", "loop", "dangling", "top",
+                "missing"]
+    paths = {"/".join(p) for n in (1, 2, 3) for p in itertools.product(alphabet, repeat=n)}
+    paths |= {p + "/" for p in list(paths) if p}
+
+    def outcome(call):
+        try:
+            result = call()
+        except (WasiError, OSError) as e:
+            return "errno", e.errno if isinstance(e, WasiError) else host_errno(e)
+        return result
+
+    def opened(path, flags):
+        fd = sandbox.open_at(base, path, flags)
+        st = os.fstat(fd)
+        os.close(fd)
+        return st.st_ino
+
+    def parented(path, follow):
+        dirfd, name = sandbox.parent(base, path, follow)
+        try:
+            return os.fstat(dirfd).st_ino, name
+        finally:
+            sandbox.release(base, dirfd)
+
+    previous = sandbox.strategy()
+    answers = {}
+    try:
+        with Untouched(world, keep="box"):
+            for strategy in ("openat2", "walk"):
+                sandbox.select(strategy)
+                answers[strategy] = {
+                    (path, flags): outcome(lambda: opened(path, flags))
+                    for path in sorted(paths)
+                    for flags in (os.O_RDONLY, os.O_NOFOLLOW, os.O_DIRECTORY, os.O_DIRECTORY | os.O_NOFOLLOW)
+                } | {
+                    (path, follow): outcome(lambda: parented(path, follow))
+                    for path in sorted(paths)
+                    for follow in (False, True)
+                }
+    finally:
+        sandbox.select(previous)
+        os.close(base)
+    differ = {key: (a, answers["walk"][key]) for key, a in answers["openat2"].items() if answers["walk"][key] != a}
+    assert differ == {}
+    assert len(answers["walk"]) > 20_000
