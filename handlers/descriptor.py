@@ -105,6 +105,43 @@ class Descriptor:
     def sock_shutdown(self, how: int) -> None:
         raise WasiError(Errno.NOTSOCK)
 
+    # Directories: fd_readdir and the path_* operations, resolved beneath this
+    # descriptor. Anything but a directory answers ENOTDIR, as openat(2) does.
+
+    def readdir(self, cookie: int):
+        raise WasiError(Errno.NOTDIR)
+
+    def open(self, path: str, dirflags: int, oflags: int, rights_base: int, rights_inheriting: int,
+             fdflags: int) -> Descriptor:
+        raise WasiError(Errno.NOTDIR)
+
+    def mkdir(self, path: str) -> None:
+        raise WasiError(Errno.NOTDIR)
+
+    def stat(self, path: str, follow: bool) -> Filestat:
+        raise WasiError(Errno.NOTDIR)
+
+    def set_times_at(self, path: str, follow: bool, atim: int, mtim: int, fst_flags: int) -> None:
+        raise WasiError(Errno.NOTDIR)
+
+    def readlink(self, path: str, buf: memoryview) -> int:
+        raise WasiError(Errno.NOTDIR)
+
+    def rmdir(self, path: str) -> None:
+        raise WasiError(Errno.NOTDIR)
+
+    def unlink(self, path: str) -> None:
+        raise WasiError(Errno.NOTDIR)
+
+    def symlink(self, target: str, path: str) -> None:
+        raise WasiError(Errno.NOTDIR)
+
+    def rename(self, path: str, to: Descriptor, new_path: str) -> None:
+        raise WasiError(Errno.NOTDIR)
+
+    def link(self, follow: bool, path: str, to: Descriptor, new_path: str) -> None:
+        raise WasiError(Errno.NOTDIR)
+
     # Preopens --------------------------------------------------------------
 
     def prestat_name(self) -> bytes:

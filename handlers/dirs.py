@@ -1,14 +1,25 @@
-"""Directory descriptors: preopens and the directories path_open opens."""
+"""Directory descriptors (preopens and the directories path_open opens) and
+the path operations they carry.
+
+Every path is resolved by the sandbox beneath the directory's host fd: an
+operation gets the parent directory of the last component, opened safely,
+and makes one *at call on the name, never following a symlink there.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
+from itertools import islice
 
-from pywasi.generated.preview1 import Filetype
+from pywasi.generated.preview1 import Dirent, Errno, Filetype
 
-from .bits import RIGHTS
+from . import libc, sandbox
+from .bits import FDFLAGS, LOOKUP, OFLAGS, RIGHTS
 from .descriptor import Descriptor
-from .stdio import filestat_of
+from .errors import WasiError
+from .files import FILE_RIGHTS, File, OwnedFd, timespecs
+from .stdio import filestat_of, filetype_of
 
 # What a directory may do itself, and what it may pass on to what is opened
 # under it (every right: path_open narrows them to what was asked).
@@ -22,29 +33,183 @@ DIRECTORY_RIGHTS = (
 )
 ALL_RIGHTS = RIGHTS.ALL
 
+# What a read-only preopen withholds from itself and from everything opened
+# beneath it: every right that writes, creates, renames or deletes. (Linking
+# from it is writing too: a link elsewhere would be a writable name.)
+WRITE_RIGHTS = (
+    RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE | RIGHTS.FD_FILESTAT_SET_TIMES
+    | RIGHTS.PATH_CREATE_DIRECTORY | RIGHTS.PATH_CREATE_FILE | RIGHTS.PATH_LINK_SOURCE
+    | RIGHTS.PATH_LINK_TARGET | RIGHTS.PATH_RENAME_SOURCE | RIGHTS.PATH_RENAME_TARGET
+    | RIGHTS.PATH_FILESTAT_SET_SIZE | RIGHTS.PATH_FILESTAT_SET_TIMES | RIGHTS.PATH_SYMLINK
+    | RIGHTS.PATH_REMOVE_DIRECTORY | RIGHTS.PATH_UNLINK_FILE
+)
 
-class Directory(Descriptor):
+# path_open: the host's open flags for every oflags and fdflags value.
+_OFLAGS = tuple(
+    (os.O_CREAT if o & OFLAGS.CREAT else 0) | (os.O_DIRECTORY if o & OFLAGS.DIRECTORY else 0)
+    | (os.O_EXCL if o & OFLAGS.EXCL else 0) | (os.O_TRUNC if o & OFLAGS.TRUNC else 0)
+    for o in range(OFLAGS.ALL + 1)
+)
+_FDFLAGS = tuple(
+    (os.O_APPEND if f & FDFLAGS.APPEND else 0) | (os.O_DSYNC if f & FDFLAGS.DSYNC else 0)
+    | (os.O_NONBLOCK if f & FDFLAGS.NONBLOCK else 0) | (getattr(os, "O_RSYNC", 0) if f & FDFLAGS.RSYNC else 0)
+    | (os.O_SYNC if f & FDFLAGS.SYNC else 0)
+    for f in range(FDFLAGS.ALL + 1)
+)
+_CREAT, _DIRECTORY = OFLAGS.CREAT, OFLAGS.DIRECTORY
+_FOLLOW = LOOKUP.SYMLINK_FOLLOW
+_FD_READ = RIGHTS.FD_READ
+_WRITES = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE  # need a writable host fd
+_SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
+
+
+class Directory(OwnedFd):
     filetype = Filetype.DIRECTORY
 
-    def __init__(self, fd: int, rights_base: int = DIRECTORY_RIGHTS, rights_inheriting: int = ALL_RIGHTS):
-        super().__init__(rights_base, rights_inheriting)
-        self.fd = fd  # owned: closed with the descriptor
+    def __init__(
+        self, fd: int, rights_base: int = DIRECTORY_RIGHTS, rights_inheriting: int = ALL_RIGHTS, flags: int = 0
+    ):
+        super().__init__(fd, rights_base, rights_inheriting, flags)
+        self._listing: list[tuple[Dirent, bytes]] | None = None
 
-    def close(self) -> None:
-        if self.fd >= 0:
-            fd, self.fd = self.fd, -1
+    def set_flags(self, flags):
+        if flags & ~_SETTABLE:
+            raise WasiError(Errno.NOTSUP)
+        self.flags = flags  # nothing to append to or block on in a directory
+
+    # fd_readdir ------------------------------------------------------------
+
+    def readdir(self, cookie: int):
+        """(dirent, name) from the entry `cookie` on. The cookie is an index
+        into a listing taken when the guest starts over from 0 (as a DIR
+        stream is read until rewinddir), so resuming costs no new listing."""
+        listing = self._listing
+        if cookie == 0 or listing is None:
+            listing = self._listing = self._list()
+        if cookie >= len(listing):
+            return ()
+        return islice(listing, cookie, None)
+
+    def _list(self) -> list[tuple[Dirent, bytes]]:
+        # `.` and `..` first, as POSIX, wasmtime and the WASI test suite have
+        # them. `..` gets inode 0 (its parent may be outside the sandbox), which
+        # wasi-libc accepts for `..`, as wasmtime does.
+        entries = [
+            (Dirent(1, os.fstat(self.fd).st_ino, 1, Filetype.DIRECTORY), b"."),
+            (Dirent(2, 0, 2, Filetype.DIRECTORY), b".."),
+        ]
+        os.lseek(self.fd, 0, os.SEEK_SET)  # scandir reads from the shared offset
+        with os.scandir(self.fd) as listing:
+            for entry in listing:
+                name = os.fsencode(entry.name)
+                entries.append((Dirent(len(entries) + 1, entry.inode(), len(name), _entry_type(entry)), name))
+        return entries
+
+    # Path operations -----------------------------------------------------
+
+    def open(self, path, dirflags, oflags, rights_base, rights_inheriting, fdflags) -> Descriptor:
+        """path_open: a File or Directory with the rights asked for that this
+        directory may pass on."""
+        base = rights_base & self.rights_inheriting
+        inheriting = rights_inheriting & self.rights_inheriting
+        flags = _OFLAGS[oflags] | _FDFLAGS[fdflags] | os.O_NOCTTY
+        if oflags & _DIRECTORY:
+            if oflags & _CREAT:  # Linux >= 6.4 says EINVAL too (older kernels created a file)
+                raise WasiError(Errno.INVAL)
+        elif base & _WRITES:
+            flags |= os.O_RDWR if base & _FD_READ else os.O_WRONLY
+        if not dirflags & _FOLLOW:
+            flags |= os.O_NOFOLLOW
+        fd = sandbox.open_at(self.fd, path, flags, 0o666)
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                return Directory(fd, base & DIRECTORY_RIGHTS, inheriting, fdflags)
+            return File(fd, filetype_of(mode), base & FILE_RIGHTS, inheriting & FILE_RIGHTS, fdflags)
+        except BaseException:
             os.close(fd)
+            raise
 
-    def filestat(self):
-        return filestat_of(os.fstat(self.fd))
+    def mkdir(self, path):
+        self._at(path, False, lambda d, name: os.mkdir(name, 0o777, dir_fd=d))
+
+    def stat(self, path, follow):
+        return filestat_of(self._at(path, follow, lambda d, name: os.stat(name, dir_fd=d, follow_symlinks=False)))
+
+    def set_times_at(self, path, follow, atim, mtim, fst_flags):
+        times = timespecs(atim, mtim, fst_flags)
+        self._at(path, follow, lambda d, name: libc.utimensat(d, name, times))
+
+    def readlink(self, path, buf: memoryview) -> int:
+        """The link's target in `buf`, cut to its size (as readlink(2) does)."""
+        target = self._at(path, False, lambda d, name: os.readlink(name, dir_fd=d))
+        n = min(len(target), len(buf))
+        buf[:n] = target[:n]
+        return n
+
+    def rmdir(self, path):
+        self._at(path, False, lambda d, name: os.rmdir(name, dir_fd=d))
+
+    def unlink(self, path):
+        self._at(path, False, lambda d, name: os.unlink(name, dir_fd=d))
+
+    def symlink(self, target: str, path):
+        raw = target.encode("utf-8")
+        if b"\0" in raw:
+            raise WasiError(Errno.INVAL)
+        if raw.startswith(b"/"):  # wasmtime refuses absolute targets too: they could only lead out
+            raise WasiError(Errno.NOTCAPABLE)
+        self._at(path, False, lambda d, name: os.symlink(raw, name, dir_fd=d))
+
+    def rename(self, path, to: Descriptor, new_path):
+        to = _directory(to)
+        self._at(path, False, lambda d, name: to._at(
+            new_path, False, lambda d2, name2: os.rename(name, name2, src_dir_fd=d, dst_dir_fd=d2)))
+
+    def link(self, follow, path, to: Descriptor, new_path):
+        to = _directory(to)
+        self._at(path, follow, lambda d, name: to._at(
+            new_path, False,
+            lambda d2, name2: os.link(name, name2, src_dir_fd=d, dst_dir_fd=d2, follow_symlinks=False)))
+
+    def _at(self, path: str, follow: bool, action):
+        """`action(dirfd, name)` on the last component of `path`."""
+        base = self.fd
+        dirfd, name = sandbox.parent(base, path, follow)
+        try:
+            return action(dirfd, name)
+        finally:
+            sandbox.release(base, dirfd)
 
 
 class Preopen(Directory):
-    """A directory the host handed to the guest under a name."""
+    """A directory the host handed to the guest under a name; a read-only one
+    withholds WRITE_RIGHTS from itself and from all that is opened under it."""
 
-    def __init__(self, fd: int, name: str):
-        super().__init__(fd)
+    def __init__(self, fd: int, name: str, read_only: bool = False):
+        withheld = WRITE_RIGHTS if read_only else 0
+        super().__init__(fd, DIRECTORY_RIGHTS & ~withheld, ALL_RIGHTS & ~withheld)
         self.name = name.encode("utf-8", "surrogateescape")
+        self.read_only = read_only
 
     def prestat_name(self) -> bytes:
         return self.name
+
+
+def _directory(d: Descriptor) -> Directory:
+    if not isinstance(d, Directory):
+        raise WasiError(Errno.NOTDIR)
+    return d
+
+
+def _entry_type(entry: os.DirEntry) -> Filetype:
+    try:
+        if entry.is_symlink():
+            return Filetype.SYMBOLIC_LINK
+        if entry.is_dir(follow_symlinks=False):
+            return Filetype.DIRECTORY
+        if entry.is_file(follow_symlinks=False):
+            return Filetype.REGULAR_FILE
+        return filetype_of(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:  # gone since it was listed
+        return Filetype.UNKNOWN

@@ -12,13 +12,14 @@ from .args_env import ArgsEnv
 from .clock import Clocks
 from .fd import FdCalls
 from .fdtable import FdTable
+from .paths import PathCalls
 from .poll import PollCalls
 from .proc import Process
 from .random import Randomness
 from .sockets import SockCalls
 
 
-class Host(ArgsEnv, Clocks, Randomness, Process, FdCalls, PollCalls, SockCalls, Handlers):
+class Host(ArgsEnv, Clocks, Randomness, Process, FdCalls, PathCalls, PollCalls, SockCalls, Handlers):
     def __init__(self, *, args: list[bytes], env: list[bytes], fds: FdTable, return_on_exit: bool):
         ArgsEnv.__init__(self, args, env)
         Process.__init__(self, return_on_exit)

@@ -27,6 +27,7 @@ _FILETYPES = {
     stat.S_IFSOCK: Filetype.SOCKET_STREAM,
     stat.S_IFBLK: Filetype.BLOCK_DEVICE,
     stat.S_IFDIR: Filetype.DIRECTORY,
+    stat.S_IFLNK: Filetype.SYMBOLIC_LINK,  # path_filestat_get without SYMLINK_FOLLOW
 }
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 _NONBLOCK = FDFLAGS.NONBLOCK
@@ -61,12 +62,38 @@ def pending_bytes(fd: int) -> int:
     return max(0, count[0])
 
 
-class HostStream(Descriptor):
-    """A host fd the guest may read or write but does not own."""
+class PolledHostFd:
+    """poll_oneoff for a descriptor over a host fd (a stream, or a file the
+    guest opened): a regular file is always ready, with what is left of it to
+    read; anything else (a pipe, a terminal, a device) is waited on in poll()."""
 
-    def __init__(self, fd: int, rights: int):
+    fd: int
+    filetype: Filetype
+
+    @property
+    def poll_fd(self) -> int:
+        return self.fd
+
+    def poll_now(self, write):
+        if self.filetype != Filetype.REGULAR_FILE:
+            return None
+        if write:
+            return 0, False
+        left = os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR)
+        return max(0, left), False
+
+    def poll_result(self, write, hangup):
+        return (0 if write else pending_bytes(self.fd)), hangup
+
+
+class HostStream(PolledHostFd, Descriptor):
+    """A host fd the guest may read or write but does not own. `keep` is the
+    file object the fd came from: held, so that its fd stays open."""
+
+    def __init__(self, fd: int, rights: int, keep: object = None):
         super().__init__(rights)
-        self.fd = self.poll_fd = fd
+        self.fd = fd
+        self.keep = keep
         self.filetype = filetype_of(os.fstat(fd).st_mode)
         if self.filetype == Filetype.REGULAR_FILE:
             self.rights_base |= RIGHTS.FD_SEEK | RIGHTS.FD_TELL
@@ -92,17 +119,6 @@ class HostStream(Descriptor):
 
     def seek(self, offset, whence):
         return os.lseek(self.fd, offset, int(whence))
-
-    def poll_now(self, write):
-        if self.filetype != Filetype.REGULAR_FILE:
-            return None  # wait in poll()
-        if write:  # a file is always ready; what is left to read of it
-            return 0, False
-        left = os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR)
-        return max(0, left), False
-
-    def poll_result(self, write, hangup):
-        return (0 if write else pending_bytes(self.fd)), hangup
 
     def tell(self):
         return os.lseek(self.fd, 0, os.SEEK_CUR)

@@ -9,6 +9,7 @@
 from pywasi.handlers.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
+from .preopen import ReadOnly
 from .runner import run
 from .trace import HostCall, Stats
 from .wasi import WASI
@@ -18,6 +19,7 @@ __all__ = [
     "run",
     "HostCall",
     "Stats",
+    "ReadOnly",
     "ProcExit",
     "ModuleError",
     "WasiError",

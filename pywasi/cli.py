@@ -1,6 +1,6 @@
 """The command line: `pywasi run`, `pywasi audit`, `pywasi gen` (also `python -m pywasi`).
 
-    pywasi run [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
+    pywasi run [--dir HOST[::GUEST[:ro]]]... [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
                [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
                [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
@@ -29,8 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _run_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pywasi run", description="Run a WASI command module (.wasm or .wat).")
-    p.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
-                   help="preopen the host directory HOST, seen by the guest as GUEST (default: HOST)")
+    p.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST[:ro]]",
+                   help="preopen the host directory HOST, seen by the guest as GUEST (default: HOST); "
+                        "with :ro nothing under it can be written, created, renamed or deleted")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="set a guest environment variable; NAME alone passes the host's value")
     p.add_argument("--tcplisten", action="append", default=[], metavar="HOST:PORT",
@@ -48,13 +49,18 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _preopens(dirs: list[str]) -> dict[str, str]:
+def _preopens(dirs: list[str]) -> dict:
+    from .preopen import ReadOnly
+
     preopens = {}
     for spec in dirs:
         host, sep, guest = spec.partition("::")
+        read_only = guest.endswith(":ro")
+        if read_only:
+            guest = guest[: -len(":ro")]
         if not host or (sep and not guest):
-            raise ValueError(f"--dir {spec!r}: expected HOST or HOST::GUEST")
-        preopens[guest or host] = host
+            raise ValueError(f"--dir {spec!r}: expected HOST, HOST::GUEST or HOST::GUEST:ro")
+        preopens[guest or host] = ReadOnly(host) if read_only else host
     return preopens
 
 

@@ -26,6 +26,7 @@ from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
 from . import bridge, interrupt, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
 from .memory import GuestMemory
+from .preopen import ReadOnly
 
 # Node's version names; "preview0" is another name for "unstable".
 VERSIONS = {"preview1": preview1, "unstable": preview0, "preview0": preview0}
@@ -272,7 +273,8 @@ def _env(env) -> list[bytes]:
     return out
 
 
-def _preopens(preopens) -> list[tuple[str, str]]:
+def _preopens(preopens) -> list[tuple[str, str, bool]]:
+    """(guest name, host path, read-only) for each preopen."""
     if preopens is None:
         return []
     if not isinstance(preopens, Mapping):
@@ -281,7 +283,10 @@ def _preopens(preopens) -> list[tuple[str, str]]:
     for guest, host in preopens.items():
         if not isinstance(guest, str):
             raise InvalidArgType(f"preopens keys are guest paths (str), not {describe(guest)}")
-        out.append((guest, os.fsdecode(_encoded(host, f"preopens[{guest!r}]"))))
+        read_only = isinstance(host, ReadOnly)
+        if read_only:
+            host = host.path
+        out.append((guest, os.fsdecode(_encoded(host, f"preopens[{guest!r}]")), read_only))
     return out
 
 
@@ -351,9 +356,9 @@ def _host_setup(stdio, sockets, preopens, max_fds=None, max_output=None) -> FdTa
             fds.add(_stream(index, kind, value, max_output))
         for s in sockets:
             fds.add(Listener(s, owned=False) if isinstance(s, socket.socket) else Listener(listening_socket(s), owned=True))
-        for guest, host in preopens:
+        for guest, host, read_only in preopens:
             fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fds.add(Preopen(fd, guest))
+            fds.add(Preopen(fd, guest, read_only))
     except BaseException:
         fds.close_all()
         raise
@@ -367,7 +372,7 @@ def _stream(index: int, kind: str, value, max_output: int | None) -> Descriptor:
     if kind == "file":
         if index:
             value.flush()  # what Python buffered goes out before the guest writes
-        return HostStream(value.fileno(), rights)
+        return HostStream(value.fileno(), rights, keep=value)
     return MemoryInput(value, rights) if index == 0 else MemoryOutput(value, rights, max_output)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pywasi.handlers import sandbox
 from tests.support import UPSTREAM_WITX
 
 
@@ -16,6 +17,28 @@ def upstream_witx() -> Path:
     if not UPSTREAM_WITX.is_dir():
         pytest.skip("the upstream witx files (../shared/witx) are not beside the checkout")
     return UPSTREAM_WITX
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def strategy(request):
+    """Run the test under each way the sandbox resolves paths."""
+    if request.param == "openat2" and not sandbox.OPENAT2_WORKS:
+        pytest.skip("this kernel (or its seccomp filter) has no openat2")
+    previous = sandbox.select(request.param)
+    yield request.param
+    sandbox.select(previous)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    """A sandbox `box` beside things it must never reach: `secret` next to
+    it, and `outside/` with a file and a directory."""
+    (tmp_path / "box").mkdir()
+    (tmp_path / "secret").write_bytes(b"ROOT SECRET\n")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_bytes(b"OUTSIDE SECRET\n")
+    (tmp_path / "outside" / "dir").mkdir()
+    return tmp_path
 
 
 # Compiled modules go to a cache of the test run's own, not the user's (and

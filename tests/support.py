@@ -133,3 +133,92 @@ def rename_import_module(wasm: bytes, old: str, new: str) -> bytes:
         out += bytes([2]) + enc(len(entries)) + entries
         pos = end
     return bytes(out)
+
+
+class Untouched:
+    """Proof that nothing under `root` except `keep` was read, created,
+    changed or deleted while a block ran: inotify (Linux) sees every open,
+    read and write of what lies outside, and a snapshot taken before and
+    after sees every creation, deletion and change.
+
+        with Untouched(tmp_path, keep="box"):
+            ...  # anything the guest does
+    """
+
+    _EVENTS = 0xFFF  # IN_ALL_EVENTS: access, modify, attrib, close, open, moves, create, delete
+
+    def __init__(self, root: Path, keep: str):
+        self.root = Path(root)
+        self.keep = keep
+
+    def __enter__(self) -> Untouched:
+        import ctypes
+
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.before = self._snapshot()
+        self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self._fd >= 0, "inotify_init1 failed"
+        self._watches = {}
+        for path in [self.root, *(p for p in self._walk() if p.is_dir() and not p.is_symlink())]:
+            wd = self._libc.inotify_add_watch(self._fd, bytes(path), self._EVENTS)
+            assert wd >= 0, f"inotify_add_watch({path}) failed"
+            self._watches[wd] = path
+        return self
+
+    def __exit__(self, *exc) -> None:
+        events = self._events()
+        os.close(self._fd)
+        after = self._snapshot()
+        if exc[0] is None:
+            assert events == [], f"outside the sandbox, the guest touched: {events}"
+            assert after == self.before, "outside the sandbox, something was created, changed or deleted"
+
+    def _walk(self):
+        for path in sorted(self.root.rglob("*")):
+            if path.relative_to(self.root).parts[0] != self.keep:
+                yield path
+
+    def _snapshot(self) -> dict:
+        state = {}
+        for path in self._walk():
+            st = path.lstat()
+            if path.is_symlink():
+                content = os.readlink(path)
+            elif path.is_file():
+                content = path.read_bytes()
+            else:
+                content = None
+            state[str(path.relative_to(self.root))] = (st.st_mode, st.st_mtime_ns, st.st_nlink, content)
+        return state
+
+    def _events(self) -> list[tuple[str, int]]:
+        import struct
+
+        out = []
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return out
+            pos = 0
+            while pos < len(data):
+                wd, mask, _cookie, length = struct.unpack_from("iIII", data, pos)
+                name = data[pos + 16 : pos + 16 + length].rstrip(b"\0").decode()
+                pos += 16 + length
+                where = self._watches.get(wd)
+                if where is None or (where == self.root and name == self.keep):
+                    continue  # the sandbox itself: the guest may use it
+                out.append((str(where / name), mask))
+
+
+def wasi_errno(call) -> int:
+    """The WASI errno `call()` fails with: a WasiError's own, or an OSError's
+    through the handlers' one table (what a stub would answer)."""
+    import pytest
+
+    from pywasi.handlers.errors import WasiError, errno_of
+
+    with pytest.raises((WasiError, OSError)) as info:
+        call()
+    error = info.value
+    return error.errno if isinstance(error, WasiError) else errno_of(error)

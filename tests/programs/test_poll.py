@@ -224,3 +224,34 @@ def test_memory_stdin_polls_as_readable():
     p.fd(1, 0)
     errno, events, _ = p.poll()
     assert events == [(1, 0, 1, 0, 1)]  # at its end: readable and hung up
+
+
+def test_files_the_guest_opens_are_always_ready(tmp_path):
+    (tmp_path / "data").write_bytes(b"0123456789")
+    program = compile_c(
+        r"""
+        #include <fcntl.h>
+        #include <poll.h>
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(void) {
+            int fd = open("/d/data", O_RDWR);
+            char buf[4];
+            read(fd, buf, 4);
+            struct pollfd p[2] = {{fd, POLLIN, 0}, {fd, POLLOUT, 0}};
+            int n = poll(p, 2, 5000);
+            printf("poll=%d in=%d out=%d\n", n, !!(p[0].revents & POLLIN), !!(p[1].revents & POLLOUT));
+            return 0;
+        }
+        """
+    )
+    code, out, _ = run_captured(program, preopens={"/d": str(tmp_path)})
+    assert (code, out) == (0, b"poll=2 in=1 out=1\n")
+
+
+def test_what_is_left_of_a_file_is_its_nbytes(tmp_path):
+    (tmp_path / "data").write_bytes(b"0123456789")
+    p = Poller(stdin=open(tmp_path / "data", "rb"))
+    p.fd(1, 0)
+    errno, events, _ = p.poll()
+    assert events == [(1, 0, 1, 10, 0)]

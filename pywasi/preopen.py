@@ -1,0 +1,20 @@
+"""Preopen values beyond a plain host path."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReadOnly:
+    """A host directory preopened so that nothing under it can be written,
+    created, renamed or deleted:
+
+        WASI(preopens={"/data": ReadOnly("/srv/data")})
+
+    The guest's descriptors under it never get the rights that write (so
+    such calls fail with ENOTCAPABLE), and its files are opened read-only.
+    """
+
+    path: str | bytes | os.PathLike

@@ -1,0 +1,190 @@
+"""Directory descriptors on real directories: path_open's rights and flags,
+fd_readdir's listing and cookies, and the path operations."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pywasi.generated.preview1 import Errno, Filetype
+from pywasi.handlers.bits import FDFLAGS, FST, LOOKUP, OFLAGS, RIGHTS
+from pywasi.handlers.dirs import DIRECTORY_RIGHTS, WRITE_RIGHTS, Directory, Preopen
+from pywasi.handlers.files import FILE_RIGHTS, File
+from tests.support import wasi_errno
+
+FOLLOW = LOOKUP.SYMLINK_FOLLOW
+READ = RIGHTS.FD_READ | RIGHTS.FD_SEEK | RIGHTS.FD_TELL | RIGHTS.FD_FILESTAT_GET
+WRITE = RIGHTS.FD_WRITE | RIGHTS.FD_FILESTAT_SET_SIZE
+
+
+@pytest.fixture
+def root(tmp_path, strategy):
+    (tmp_path / "f").write_bytes(b"content")
+    (tmp_path / "d").mkdir()
+    os.symlink("f", tmp_path / "link")
+    d = Preopen(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY), "/root")
+    yield d
+    d.close()
+
+
+
+def test_open_grants_what_was_asked_and_the_directory_passes_on(root):
+    f = root.open("f", FOLLOW, 0, READ | RIGHTS.PATH_OPEN, RIGHTS.FD_READ, 0)
+    assert isinstance(f, File) and f.filetype == Filetype.REGULAR_FILE
+    assert f.rights_base == READ  # PATH_OPEN means nothing to a file
+    assert f.rights_inheriting == RIGHTS.FD_READ
+    assert os.read(f.fd, 100) == b"content"
+    with pytest.raises(OSError):
+        os.write(f.fd, b"x")  # opened read-only on the host too
+    f.close()
+    narrow = Directory(os.dup(root.fd), DIRECTORY_RIGHTS, RIGHTS.FD_READ)
+    f = narrow.open("f", FOLLOW, 0, READ | WRITE, READ, 0)
+    assert (f.rights_base, f.rights_inheriting) == (RIGHTS.FD_READ, RIGHTS.FD_READ)
+    f.close()
+    narrow.close()
+
+
+def test_open_a_directory(root):
+    d = root.open("d", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.ALL, RIGHTS.ALL, 0)
+    assert isinstance(d, Directory) and d.rights_base == DIRECTORY_RIGHTS and d.rights_inheriting == RIGHTS.ALL
+    d.close()
+    d = root.open(".", 0, 0, RIGHTS.FD_READDIR, 0, 0)  # a directory without asking for one
+    assert isinstance(d, Directory) and d.rights_base == RIGHTS.FD_READDIR
+    d.close()
+    assert wasi_errno(lambda: root.open("f", FOLLOW, OFLAGS.DIRECTORY, READ, 0, 0)) == Errno.NOTDIR
+    assert wasi_errno(lambda: root.open("new", FOLLOW, OFLAGS.DIRECTORY | OFLAGS.CREAT, READ, 0, 0)) == Errno.INVAL
+    assert wasi_errno(lambda: root.open("d", FOLLOW, 0, READ | WRITE, 0, 0)) == Errno.ISDIR
+    assert not os.path.exists(os.path.join(f"/proc/self/fd/{root.fd}", "new"))
+
+
+def test_open_creat_excl_trunc_append(root):
+    f = root.open("new", FOLLOW, OFLAGS.CREAT | OFLAGS.EXCL, READ | WRITE, 0, FDFLAGS.APPEND)
+    assert f.flags == FDFLAGS.APPEND
+    f.write([memoryview(b"one")])
+    f.seek(0, 0)
+    f.write([memoryview(b"two")])
+    f.close()
+    assert root.stat("new", False).size == 6
+    assert wasi_errno(lambda: root.open("new", FOLLOW, OFLAGS.CREAT | OFLAGS.EXCL, WRITE, 0, 0)) == Errno.EXIST
+    f = root.open("new", FOLLOW, OFLAGS.TRUNC, WRITE, 0, 0)
+    f.close()
+    assert root.stat("new", False).size == 0
+    assert wasi_errno(lambda: root.open("missing", FOLLOW, 0, READ, 0, 0)) == Errno.NOENT
+
+
+def test_open_nofollow(root):
+    assert wasi_errno(lambda: root.open("link", 0, 0, READ, 0, 0)) == Errno.LOOP
+    f = root.open("link", FOLLOW, 0, READ, 0, 0)
+    assert os.read(f.fd, 100) == b"content"
+    f.close()
+
+
+def names(entries) -> list[bytes]:
+    return [name for _, name in entries]
+
+
+def test_readdir_lists_dot_dotdot_and_resumes_at_cookies(root, tmp_path):
+    for i in range(5):
+        (tmp_path / "d" / f"e{i}").write_bytes(b"x" * i)
+    d = root.open("d", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.FD_READDIR, 0, 0)
+    entries = list(d.readdir(0))
+    assert names(entries)[:2] == [b".", b".."]
+    assert sorted(names(entries)[2:]) == [b"e0", b"e1", b"e2", b"e3", b"e4"]
+    assert [dirent.d_next for dirent, _ in entries] == [1, 2, 3, 4, 5, 6, 7]
+    dot, dotdot = entries[0][0], entries[1][0]
+    assert (dot.d_ino, dot.d_type, dotdot.d_ino, dotdot.d_type) == (
+        os.stat(tmp_path / "d").st_ino, Filetype.DIRECTORY, 0, Filetype.DIRECTORY)
+    for dirent, name in entries[2:]:
+        assert (dirent.d_ino, dirent.d_namlen, dirent.d_type) == (
+            os.stat(tmp_path / "d" / name.decode()).st_ino, 2, Filetype.REGULAR_FILE)
+    assert names(d.readdir(4)) == names(entries)[4:]
+    assert list(d.readdir(7)) == [] and list(d.readdir(2**64 - 1)) == []
+    # Resuming reads the listing taken at cookie 0; starting over takes a new one.
+    (tmp_path / "d" / "late").write_bytes(b"")
+    assert names(d.readdir(5)) == names(entries)[5:]
+    assert b"late" in names(d.readdir(0))
+    d.close()
+
+
+def test_readdir_types(root, tmp_path):
+    entries = {name: dirent.d_type for dirent, name in root.readdir(0)}
+    assert entries == {b".": Filetype.DIRECTORY, b"..": Filetype.DIRECTORY, b"f": Filetype.REGULAR_FILE,
+                       b"d": Filetype.DIRECTORY, b"link": Filetype.SYMBOLIC_LINK}
+
+
+def test_path_operations(root, tmp_path):
+    root.mkdir("d/sub")
+    assert (tmp_path / "d" / "sub").is_dir()
+    assert wasi_errno(lambda: root.mkdir("d/sub")) == Errno.EXIST
+    assert root.stat("link", False).filetype == Filetype.SYMBOLIC_LINK
+    assert root.stat("link", True).filetype == Filetype.REGULAR_FILE
+    assert root.stat("link", True).size == 7
+    root.symlink("../f", "d/up")
+    buf = bytearray(10)
+    assert root.readlink("d/up", memoryview(buf)) == 4 and buf[:4] == b"../f"
+    assert root.readlink("d/up", memoryview(buf)[:2]) == 2 and buf[:2] == b".."  # cut to the buffer
+    assert wasi_errno(lambda: root.readlink("f", memoryview(buf))) == Errno.INVAL
+    root.link(False, "f", root, "d/hard")
+    assert os.stat(tmp_path / "d" / "hard").st_ino == os.stat(tmp_path / "f").st_ino
+    root.link(False, "link", root, "link2")  # the symlink itself
+    assert os.readlink(tmp_path / "link2") == "f"
+    root.link(True, "link", root, "link3")  # what it points to
+    assert os.stat(tmp_path / "link3", follow_symlinks=False).st_ino == os.stat(tmp_path / "f").st_ino
+    root.rename("d/hard", root, "moved")
+    assert (tmp_path / "moved").read_bytes() == b"content" and not (tmp_path / "d" / "hard").exists()
+    root.unlink("moved")
+    assert not (tmp_path / "moved").exists()
+    assert wasi_errno(lambda: root.unlink("d")) == Errno.ISDIR
+    assert wasi_errno(lambda: root.unlink("f/")) == Errno.NOTDIR
+    assert wasi_errno(lambda: root.rmdir("d")) == Errno.NOTEMPTY
+    root.rmdir("d/sub/")
+    assert not (tmp_path / "d" / "sub").exists()
+    assert wasi_errno(lambda: root.rmdir("f")) == Errno.NOTDIR
+
+
+def test_set_times_at_follows_only_when_asked(root, tmp_path):
+    root.set_times_at("f", False, 1_000_000_000, 2_000_000_000, FST.ATIM | FST.MTIM)
+    assert os.stat(tmp_path / "f").st_mtime_ns == 2_000_000_000
+    root.set_times_at("link", False, 0, 3_000_000_000, FST.MTIM)
+    assert os.stat(tmp_path / "link", follow_symlinks=False).st_mtime_ns == 3_000_000_000
+    assert os.stat(tmp_path / "f").st_mtime_ns == 2_000_000_000
+    root.set_times_at("link", True, 0, 4_000_000_000, FST.MTIM)
+    assert os.stat(tmp_path / "f").st_mtime_ns == 4_000_000_000
+    assert os.stat(tmp_path / "f").st_atime_ns == 1_000_000_000
+    assert wasi_errno(lambda: root.set_times_at("f", False, 0, 0, FST.MTIM | FST.MTIM_NOW)) == Errno.INVAL
+
+
+def test_symlink_targets(root, tmp_path):
+    assert wasi_errno(lambda: root.symlink("/etc/passwd", "abs")) == Errno.NOTCAPABLE
+    assert wasi_errno(lambda: root.symlink("a\0b", "nul")) == Errno.INVAL
+    assert not (tmp_path / "abs").exists() and not (tmp_path / "nul").exists()
+    root.symlink("../../anything", "rel")  # only a string until followed
+    assert os.readlink(tmp_path / "rel") == "../../anything"
+
+
+def test_rename_and_link_need_a_directory_as_target(root, tmp_path):
+    f = root.open("f", FOLLOW, 0, RIGHTS.ALL, RIGHTS.ALL, 0)
+    assert wasi_errno(lambda: root.rename("f", f, "g")) == Errno.NOTDIR
+    assert wasi_errno(lambda: root.link(False, "f", f, "g")) == Errno.NOTDIR
+    assert wasi_errno(lambda: f.mkdir("x")) == Errno.NOTDIR
+    assert wasi_errno(lambda: f.readdir(0)) == Errno.NOTDIR
+    f.close()
+
+
+def test_read_only_preopen_withholds_every_writing_right(tmp_path):
+    ro = Preopen(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY), "/ro", read_only=True)
+    assert ro.rights_base == DIRECTORY_RIGHTS & ~WRITE_RIGHTS
+    assert ro.rights_inheriting & WRITE_RIGHTS == 0
+    assert ro.rights_base & RIGHTS.PATH_OPEN and ro.rights_base & RIGHTS.FD_READDIR
+    (tmp_path / "f").write_bytes(b"data")
+    f = ro.open("f", FOLLOW, 0, READ | WRITE, READ | WRITE, 0)
+    assert f.rights_base == READ  # asked for writing, got reading
+    with pytest.raises(OSError):
+        os.write(f.fd, b"x")
+    f.close()
+    sub = ro.open(".", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.ALL, RIGHTS.ALL, 0)
+    assert sub.rights_base & WRITE_RIGHTS == 0 and sub.rights_inheriting & WRITE_RIGHTS == 0
+    sub.close()
+    ro.close()
+    assert FILE_RIGHTS & ~WRITE_RIGHTS & RIGHTS.FD_WRITE == 0
