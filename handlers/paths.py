@@ -5,9 +5,10 @@ The directory descriptor resolves the path beneath itself (handlers/sandbox.py).
 
 from __future__ import annotations
 
-from pywasi.generated.preview1 import Filestat
+from pywasi.generated.preview1 import Errno, Filestat
 
 from .bits import LOOKUP, OFLAGS, RIGHTS
+from .errors import WasiError
 
 _FOLLOW = LOOKUP.SYMLINK_FOLLOW
 # path_open's rights by oflags: creating needs PATH_CREATE_FILE, truncating
@@ -38,7 +39,10 @@ class PathCalls:
         self, fd: int, dirflags: int, path: str, oflags: int, fs_rights_base: int, fs_rights_inheriting: int,
         fdflags: int,
     ) -> int:
-        opened = self.fds.get(fd, _OPEN_RIGHTS[oflags]).open(
+        directory = self.fds.get(fd, _OPEN_RIGHTS[oflags])
+        if not self.fds.has_room():
+            raise WasiError(Errno.MFILE)  # before opening: O_CREAT must create nothing
+        opened = directory.open(
             path, dirflags, oflags, fs_rights_base, fs_rights_inheriting, fdflags
         )
         try:

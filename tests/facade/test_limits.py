@@ -89,3 +89,32 @@ def test_open_descriptor_limit_is_emfile_and_leaks_nothing():
 def test_limit_options_are_checked(option, value, error):
     with pytest.raises(error, match=option):
         WASI(**{option: value})
+
+
+def test_path_open_past_the_limit_is_emfile_and_creates_nothing(tmp_path):
+    program = compile_c(
+        r"""
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <stdio.h>
+        #include <string.h>
+        int main(void) {
+            int opened = 0;
+            char name[32];
+            for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof name, "/d/f%d", i);
+                if (open(name, O_CREAT | O_WRONLY, 0644) < 0) {
+                    printf("open %d: %s\n", i, strerror(errno));
+                    break;
+                }
+                opened++;
+            }
+            printf("opened %d\n", opened);
+            return 0;
+        }
+        """
+    )
+    out = io.BytesIO()
+    assert run(program, preopens={"/d": str(tmp_path)}, stdout=out, max_fds=6) == 0
+    assert out.getvalue() == b"open 2: Too many open files\nopened 2\n"  # stdio, /d, two files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1"]
