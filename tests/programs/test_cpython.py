@@ -81,6 +81,10 @@ FILES = """\
     for top, dirs, files in os.walk("tree"):
         print("walk:", top, sorted(dirs), sorted(files))
     os.rename("tree/a.txt", "tree/renamed.txt")
+    try:
+        os.rename("tree/renamed.txt", "tree/as_a_dir/")
+    except OSError as e:
+        print("rename a file to dir/:", type(e).__name__, os.path.exists("tree/as_a_dir"))
     with open("tree/new.txt", "w") as f:
         f.write("replacement")
     os.replace("tree/new.txt", "tree/sub/b.txt")
@@ -117,6 +121,7 @@ def test_files_in_a_preopened_directory(cpython, root, strategy):
         walk: tree ['sub'] ['a.txt']
         walk: tree/sub ['deep'] ['b.txt']
         walk: tree/sub/deep [] ['c.txt']
+        rename a file to dir/: NotADirectoryError False
         replaced: replacement False
         readlink: sub/deep/c.txt gamma True
         truncate: 'al' 2
