@@ -6,16 +6,27 @@ import time
 
 from pywasi.generated.preview1 import Clockid
 
-# Indexed by Clockid. The CPU-time clocks are the host process's and the
-# calling thread's: the guest runs on the thread that called start().
-NOW = (time.time_ns, time.monotonic_ns, time.process_time_ns, time.thread_time_ns)
 _NAMES = ("time", "monotonic", "process_time", "thread_time")
 _RESOLUTION = tuple(max(1, round(time.get_clock_info(n).resolution * 1e9)) for n in _NAMES)
 
 
 class Clocks:
+    """The realtime clock is the host's. The monotonic clock counts from this
+    instance's creation, as wasmtime's counts from its WASI context's: a guest
+    learns nothing of the host's uptime, and CPython's time.process_time(),
+    which on WASI reads the monotonic clock (wasi-libc's emulated clock()),
+    is the program's time, not the host's. The CPU-time clocks are the host
+    process's and the calling thread's: the guest runs on the thread that
+    called start()."""
+
+    def __init__(self):
+        origin = time.monotonic_ns()
+        self.monotonic_origin = origin  # the host's monotonic time at the guest's zero
+        # Indexed by Clockid.
+        self.now = (time.time_ns, lambda: time.monotonic_ns() - origin, time.process_time_ns, time.thread_time_ns)
+
     def clock_res_get(self, id_: Clockid) -> int:
         return _RESOLUTION[id_]
 
     def clock_time_get(self, id_: Clockid, precision: int) -> int:
-        return NOW[id_]()
+        return self.now[id_]()

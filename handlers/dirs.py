@@ -131,7 +131,7 @@ class Directory(OwnedFd):
             raise
 
     def mkdir(self, path):
-        self._at(path, False, lambda d, name: os.mkdir(name, 0o777, dir_fd=d))
+        self._named(path, lambda d, name: os.mkdir(name, 0o777, dir_fd=d))
 
     def stat(self, path, follow):
         return filestat_of(self._at(path, follow, lambda d, name: os.stat(name, dir_fd=d, follow_symlinks=False)))
@@ -148,10 +148,10 @@ class Directory(OwnedFd):
         return n
 
     def rmdir(self, path):
-        self._at(path, False, lambda d, name: os.rmdir(name, dir_fd=d))
+        self._named(path, lambda d, name: os.rmdir(name, dir_fd=d))
 
     def unlink(self, path):
-        self._at(path, False, lambda d, name: os.unlink(name, dir_fd=d))
+        self._named(path, lambda d, name: os.unlink(name, dir_fd=d))
 
     def symlink(self, target: str, path):
         raw = target.encode("utf-8")
@@ -159,27 +159,38 @@ class Directory(OwnedFd):
             raise WasiError(Errno.INVAL)
         if raw.startswith(b"/"):  # wasmtime refuses absolute targets too: they could only lead out
             raise WasiError(Errno.NOTCAPABLE)
-        self._at(path, False, lambda d, name: os.symlink(raw, name, dir_fd=d))
+        self._named(path, lambda d, name: os.symlink(raw, name, dir_fd=d))
 
     def rename(self, path, to: Descriptor, new_path):
         to = _directory(to)
-        self._at(path, False, lambda d, name: to._at(
-            new_path, False, lambda d2, name2: os.rename(name, name2, src_dir_fd=d, dst_dir_fd=d2)))
+        self._named(path, lambda d, name: to._named(
+            new_path, lambda d2, name2: os.rename(name, name2, src_dir_fd=d, dst_dir_fd=d2)))
 
     def link(self, follow, path, to: Descriptor, new_path):
         to = _directory(to)
-        self._at(path, follow, lambda d, name: to._at(
-            new_path, False,
-            lambda d2, name2: os.link(name, name2, src_dir_fd=d, dst_dir_fd=d2, follow_symlinks=False)))
+        self._at(path, follow, lambda d, name: to._named(
+            new_path, lambda d2, name2: os.link(name, name2, src_dir_fd=d, dst_dir_fd=d2, follow_symlinks=False)))
 
     def _at(self, path: str, follow: bool, action):
-        """`action(dirfd, name)` on the last component of `path`."""
+        """`action(dirfd, name)` on the last component of `path`, resolved
+        (a trailing slash follows a symlink there, as a lookup does)."""
         base = self.fd
         dirfd, name = sandbox.parent(base, path, follow)
         try:
             return action(dirfd, name)
         finally:
             sandbox.release(base, dirfd)
+
+    def _named(self, path: str, action):
+        """`action(dirfd, name)` for a call that names its last component
+        without looking it up (mkdir, rmdir, unlink, symlink, rename, a
+        link's new name): the name keeps the path's trailing slash, so the
+        kernel applies its own rules to it (renaming a file to `x/` is
+        ENOTDIR, rmdir of `link/` ENOTDIR), and these calls never follow a
+        symlink there, slash or not."""
+        bare = path.rstrip("/") or path
+        slash = b"/" if bare != path else b""
+        return self._at(bare, False, lambda d, name: action(d, name + slash))
 
 
 class Preopen(Directory):

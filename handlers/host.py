@@ -22,6 +22,7 @@ from .sockets import SockCalls
 class Host(ArgsEnv, Clocks, Randomness, Process, FdCalls, PathCalls, PollCalls, SockCalls, Handlers):
     def __init__(self, *, args: list[bytes], env: list[bytes], fds: FdTable, return_on_exit: bool):
         ArgsEnv.__init__(self, args, env)
+        Clocks.__init__(self)
         Process.__init__(self, return_on_exit)
         FdCalls.__init__(self, fds)
 

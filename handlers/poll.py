@@ -18,7 +18,6 @@ from pywasi.generated.preview1 import (
 )
 
 from .bits import RIGHTS
-from .clock import NOW
 from .errors import WasiError, errno_of
 from .fdtable import FdTable
 
@@ -35,21 +34,25 @@ def _event(sub: Subscription, error: int = 0, nbytes: int = 0, hangup: bool = Fa
     return Event(sub.userdata, error, sub.u.tag, EventFdReadwrite(nbytes, HANGUP if hangup else 0))
 
 
-def _deadline(clock, now: int) -> int:
-    """A clock subscription's deadline on the monotonic clock, in ns.
-
-    The CPU-time clocks do not advance while the guest waits, so a timeout on
-    them is taken as that long in real time (wasmtime refuses them)."""
-    timeout = clock.timeout
-    if clock.flags & ABSTIME:
-        if clock.id == Clockid.MONOTONIC:
-            return timeout
-        timeout -= NOW[clock.id]()
-    return now + max(0, timeout)
-
-
 class PollCalls:
+    """Needs `self.fds` (FdCalls), and `self.now` and `self.monotonic_origin`
+    (Clocks)."""
+
     fds: FdTable
+    now: tuple
+    monotonic_origin: int
+
+    def _deadline(self, clock, now: int) -> int:
+        """A clock subscription's deadline on the host's monotonic clock, in ns.
+
+        The CPU-time clocks do not advance while the guest waits, so a timeout
+        on them is taken as that long in real time (wasmtime refuses them)."""
+        timeout = clock.timeout
+        if clock.flags & ABSTIME:
+            if clock.id == Clockid.MONOTONIC:
+                return self.monotonic_origin + timeout
+            timeout -= self.now[clock.id]()
+        return now + max(0, timeout)
 
     def poll_oneoff(self, in_: list[Subscription]) -> list[Event]:
         if not in_:
@@ -60,7 +63,7 @@ class PollCalls:
         waiting: dict[int, tuple[object, bool]] = {}  # index -> (descriptor, write)
         for index, sub in enumerate(in_):
             if sub.u.tag == Eventtype.CLOCK:
-                clocks.append((_deadline(sub.u.value, now), index))
+                clocks.append((self._deadline(sub.u.value, now), index))
                 continue
             write = sub.u.tag == Eventtype.FD_WRITE
             try:

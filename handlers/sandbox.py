@@ -182,6 +182,8 @@ def _walk_open(base: int, path: bytes, flags: int, mode: int) -> int:
     # O_CREAT | O_EXCL never follows a symlink at the end: it exists (POSIX).
     follow = not flags & os.O_NOFOLLOW and flags & _CREATE_NEW != _CREATE_NEW
     if path.endswith(b"/"):
+        if flags & os.O_CREAT:
+            _refuse_creating_at_a_slash(base, path, flags)
         flags |= os.O_DIRECTORY
     for _ in range(MAX_SYMLINKS):
         dirfd, name = _parent(base, path, follow)
@@ -195,6 +197,20 @@ def _walk_open(base: int, path: bytes, flags: int, mode: int) -> int:
         finally:
             release(base, dirfd)
     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+
+
+def _refuse_creating_at_a_slash(base: int, path: bytes, flags: int) -> None:
+    """What open(2) answers for O_CREAT and a trailing slash, once the
+    directory that would hold the name is found (Linux): EISDIR for a name,
+    without looking at it; for `.` or `..`, which are directories, EEXIST
+    with O_EXCL, else EISDIR."""
+    bare = path.rstrip(b"/")
+    head, _, name = bare.rpartition(b"/")
+    dots = name in (b".", b"..")
+    if dots or head:
+        os.close(_walk_dir(base, bare if dots else head))
+    code = errno.EEXIST if dots and flags & os.O_EXCL else errno.EISDIR
+    raise OSError(code, os.strerror(code))
 
 
 # Strategy -------------------------------------------------------------------------

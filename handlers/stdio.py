@@ -95,7 +95,12 @@ class HostStream(PolledHostFd, Descriptor):
         self.fd = fd
         self.keep = keep
         self.filetype = filetype_of(os.fstat(fd).st_mode)
-        if self.filetype == Filetype.REGULAR_FILE:
+        # wasi-libc's isatty() takes a character device without seek and tell
+        # for a terminal: one that is none (/dev/null) keeps them, as uvwasi
+        # gives them.
+        if self.filetype == Filetype.REGULAR_FILE or (
+            self.filetype == Filetype.CHARACTER_DEVICE and not os.isatty(fd)
+        ):
             self.rights_base |= RIGHTS.FD_SEEK | RIGHTS.FD_TELL
 
     def read(self, iovs):

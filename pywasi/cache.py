@@ -12,6 +12,7 @@ Nothing here ever fails a run: a cache that cannot be used is passed over.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -85,9 +86,21 @@ def _store(module: wasmtime.Module, directory: Path, entry: Path, checksum: Path
     try:
         data = module.serialize()
         for target, payload in ((entry, data), (checksum, hashlib.sha256(data).hexdigest().encode())):
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # 0600
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, target)
+            _write(directory, target, payload)
     except OSError:
         pass  # a full disk or a read-only cache costs only the next compile
+
+
+def _write(directory: Path, target: Path, payload: bytes) -> None:
+    """`payload` in `target`, whole or not at all: written beside it, then
+    renamed over it. A write that fails (a full disk, Ctrl-C) takes its
+    partial file away: an entry can be hundreds of megabytes."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
+import signal
 
 import wasmtime
 
@@ -77,3 +79,20 @@ def test_the_key_covers_the_engine_settings(tmp_path):
     cache.compile_cached(engine, data, ENGINE_SETTINGS, tmp_path)
     cache.compile_cached(engine, data, ENGINE_SETTINGS + " other", tmp_path)
     assert len(list(tmp_path.glob("*.cwasm"))) == 2
+
+
+def test_a_write_that_fails_leaves_no_partial_file(tmp_path):
+    # A real failure, not a mock: while files may not grow past 1,000 bytes
+    # (RLIMIT_FSIZE, with SIGXFSZ ignored so that writes fail with EFBIG),
+    # storing an entry fails, quietly, and leaves nothing behind.
+    module = wasmtime.Module(new_engine(), compile_c(PROGRAM).read_bytes())
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, limits[1]))
+    try:
+        cache._store(module, tmp_path, tmp_path / "entry.cwasm", tmp_path / "entry.sha256")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert len(module.serialize()) > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -90,3 +90,25 @@ def test_empty_stdin_is_eof():
     out = io.BytesIO()
     assert run(compile_c(CAT), stdin=b"", stdout=out, stderr=io.BytesIO()) == 0
     assert out.getvalue() == b""
+
+
+ISATTY = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    printf("%d %d\n", isatty(0), isatty(2));
+    return 0;
+}
+"""
+
+
+def test_dev_null_is_no_terminal_and_a_pty_is_one():
+    wasm = compile_c(ISATTY)
+    primary, secondary = os.openpty()
+    try:
+        with open(os.devnull, "rb") as null:
+            out = io.BytesIO()
+            assert run(wasm, stdin=null, stdout=out, stderr=secondary) == 0
+            assert out.getvalue() == b"0 1\n"
+    finally:
+        os.close(primary), os.close(secondary)

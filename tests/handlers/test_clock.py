@@ -10,7 +10,7 @@ def test_each_clock_reads_its_host_clock():
     now = c.clock_time_get(Clockid.REALTIME, 0)
     assert before <= now <= time.time_ns()
     a = c.clock_time_get(Clockid.MONOTONIC, 0)
-    assert a <= c.clock_time_get(Clockid.MONOTONIC, 0) <= time.monotonic_ns()
+    assert a <= c.clock_time_get(Clockid.MONOTONIC, 0) <= time.monotonic_ns() - c.monotonic_origin
     spent = c.clock_time_get(Clockid.PROCESS_CPUTIME_ID, 0)
     sum(range(200_000))  # burn some CPU
     assert c.clock_time_get(Clockid.PROCESS_CPUTIME_ID, 0) > spent
@@ -23,3 +23,14 @@ def test_resolutions_are_positive_nanoseconds():
     c = Clocks()
     for clock in Clockid:
         assert 1 <= c.clock_res_get(clock) <= 10_000_000
+
+
+def test_the_monotonic_clock_counts_from_the_instance_s_creation():
+    # As wasmtime's does: the host's uptime stays the host's.
+    before = time.monotonic_ns()
+    first = Clocks()
+    time.sleep(0.05)
+    second = Clocks()
+    assert before <= first.monotonic_origin <= second.monotonic_origin - 50_000_000
+    t1, t2 = first.clock_time_get(Clockid.MONOTONIC, 0), second.clock_time_get(Clockid.MONOTONIC, 0)
+    assert 50_000_000 <= t1 < 1_000_000_000 and 0 <= t2 < t1 - 40_000_000

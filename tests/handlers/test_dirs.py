@@ -4,6 +4,7 @@ fd_readdir's listing and cookies, and the path operations."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -11,6 +12,7 @@ from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, FST, LOOKUP, OFLAGS, RIGHTS
 from pywasi.handlers.dirs import DIRECTORY_RIGHTS, WRITE_RIGHTS, Directory, Preopen
 from pywasi.handlers.files import FILE_RIGHTS, File
+from pywasi.handlers.errors import WasiError, errno_of
 from tests.support import wasi_errno
 
 FOLLOW = LOOKUP.SYMLINK_FOLLOW
@@ -170,6 +172,64 @@ def test_rename_and_link_need_a_directory_as_target(root, tmp_path):
     assert wasi_errno(lambda: f.mkdir("x")) == Errno.NOTDIR
     assert wasi_errno(lambda: f.readdir(0)) == Errno.NOTDIR
     f.close()
+
+
+def test_calls_that_name_a_path_answer_as_the_kernel_does(tmp_path, strategy):
+    """mkdir, rmdir, unlink, rename, link and symlink on names with and
+    without a trailing slash, over files, directories and symlinks: the
+    errno and the tree the kernel gives for the same call on a twin tree (a
+    file renamed or linked to `new/` is refused; rmdir of `to_d/` removes
+    nothing)."""
+
+    def tree(path):
+        path.mkdir()
+        for name in ("f", "g"):
+            (path / name).write_bytes(name.encode())
+        (path / "d" / "sub").mkdir(parents=True)
+        (path / "e").mkdir()
+        os.symlink("d", path / "to_d")
+        os.symlink("e", path / "to_e")
+        os.symlink("f", path / "to_f")
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+    def outcome(path, call):
+        try:
+            call()
+            answer = "ok"
+        except WasiError as e:
+            answer = Errno(e.errno).name
+        except OSError as e:
+            answer = Errno(errno_of(e)).name
+        return answer, sorted((str(p.relative_to(path)), p.is_symlink(), p.is_dir()) for p in path.rglob("*"))
+
+    names = [n + slash for n in ("f", "d", "e", "to_d", "to_e", "to_f", "new") for slash in ("", "/")]
+    ours = {
+        "mkdir": lambda d, a, b: d.mkdir(a), "rmdir": lambda d, a, b: d.rmdir(a),
+        "unlink": lambda d, a, b: d.unlink(a), "rename": lambda d, a, b: d.rename(a, d, b),
+        "link": lambda d, a, b: d.link(False, a, d, b), "symlink": lambda d, a, b: d.symlink(a, b),
+    }
+    kernel = {
+        "mkdir": lambda t, a, b: os.mkdir(a, dir_fd=t), "rmdir": lambda t, a, b: os.rmdir(a, dir_fd=t),
+        "unlink": lambda t, a, b: os.unlink(a, dir_fd=t),
+        "rename": lambda t, a, b: os.rename(a, b, src_dir_fd=t, dst_dir_fd=t),
+        "link": lambda t, a, b: os.link(a, b, src_dir_fd=t, dst_dir_fd=t, follow_symlinks=False),
+        "symlink": lambda t, a, b: os.symlink(a, b, dir_fd=t),
+    }
+    differ = {}
+    for op in ours:
+        for a in names:
+            for b in names if op in ("rename", "link", "symlink") else [None]:
+                box, twin = tmp_path / "box", tmp_path / "twin"
+                d = Preopen(tree(box), "/box")
+                got = outcome(box, lambda: ours[op](d, a, b))
+                d.close()
+                t = tree(twin)
+                expected = outcome(twin, lambda: kernel[op](t, a, b))
+                os.close(t)
+                shutil.rmtree(box), shutil.rmtree(twin)
+                if got != expected:
+                    differ[op, a, b] = got[0], expected[0]
+    assert differ == {}
 
 
 def test_read_only_preopen_withholds_every_writing_right(tmp_path):

@@ -47,6 +47,22 @@ def test_host_stream_on_a_file_can_seek(tmp_path):
         os.close(fd)
 
 
+def test_only_a_terminal_looks_like_one():
+    # wasi-libc's isatty() takes a character device without seek and tell
+    # for a terminal: /dev/null keeps them (as uvwasi gives them), a pty not.
+    null = os.open(os.devnull, os.O_RDONLY)
+    primary, secondary = os.openpty()
+    try:
+        for fd, terminal in ((null, False), (secondary, True)):
+            s = HostStream(fd, STREAM_READ)
+            assert s.filetype == Filetype.CHARACTER_DEVICE
+            assert bool(s.rights_base & RIGHTS.FD_SEEK) == bool(s.rights_base & RIGHTS.FD_TELL) == (not terminal)
+        assert HostStream(null, STREAM_READ).tell() == 0
+    finally:
+        for fd in (null, primary, secondary):
+            os.close(fd)
+
+
 def test_memory_streams():
     src = MemoryInput(io.BytesIO(b"abcdef"), STREAM_READ)
     a, b = bytearray(4), bytearray(4)

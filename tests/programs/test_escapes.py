@@ -18,7 +18,7 @@ import pytest
 from pywasi.generated.preview1 import Errno
 from tests.support import Untouched, compile_c, rename_import_module, run_captured
 
-NOTCAPABLE, LOOP = int(Errno.NOTCAPABLE), int(Errno.LOOP)
+NOTCAPABLE, LOOP, NOTDIR = int(Errno.NOTCAPABLE), int(Errno.LOOP), int(Errno.NOTDIR)
 
 # Ways out: (an outside file, an outside directory, a new name outside).
 ESCAPES = {
@@ -49,8 +49,7 @@ FOLLOWED_AT_THE_END = [
     ["open", "abs_file"], ["open", "rel_file"], ["open", "hopf1"], ["creat", "abs_file"], ["creat", "rel_file"],
     ["stat", "abs_file"], ["stat", "rel_file"], ["stat", "hopf1"], ["utimes", "abs_file"], ["utimes", "rel_file"],
     ["linkf", "rel_file", "new"], ["linkf", "abs_file", "new"], ["opendir", "rel_dir"], ["opendir", "abs_dir"],
-    ["opendir", "hop1"], ["lstat", "rel_dir/"], ["rmdir", "rel_dir/"], ["unlink", "rel_file/"],
-    ["creat", "dangling"], ["creat", "dangling_abs"], ["open", "dangling"],
+    ["opendir", "hop1"], ["lstat", "rel_dir/"], ["creat", "dangling"], ["creat", "dangling_abs"], ["open", "dangling"],
 ]
 LOOPS = [["open", "loop"], ["open", "ping/x"], ["stat", "ping"], ["creat", "loop"], ["mkdir", "pong/new"],
          ["unlink", "loop/x"], ["opendir", "d/../ping"]]
@@ -123,6 +122,18 @@ def test_the_links_themselves_are_the_guests(sandbox, strategy):
         "unlink abs_file -> 0", "symlink ../outside/secret mine -> 0", f"open mine -> {NOTCAPABLE}",
         "rename rel_dir renamed -> 0",
     ]
+
+
+def test_rmdir_and_unlink_of_link_slash_follow_nothing(sandbox, strategy):
+    # A trailing slash makes a lookup follow a symlink at the end; rmdir and
+    # unlink look nothing up there, so `link/` names a symlink, which is no
+    # directory: ENOTDIR, as Linux answers.
+    before = box_state(sandbox)
+    with Untouched(sandbox, keep="box"):
+        results = run_probe(sandbox, [["rmdir", "rel_dir/"], ["rmdir", "abs_dir/"], ["unlink", "rel_file/"]],
+                            "preview1")
+    assert [errno for _, errno in results] == [NOTDIR] * 3
+    assert box_state(sandbox) == before
 
 
 @pytest.mark.parametrize("version", ["preview1", "unstable"])
