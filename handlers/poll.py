@@ -11,6 +11,7 @@ within a fraction of a millisecond of its deadline, and nothing spins.
 from __future__ import annotations
 
 import select
+from collections.abc import Callable
 import time
 
 from pywasi.generated.preview1 import (
@@ -39,7 +40,7 @@ class PollCalls:
     (Clocks)."""
 
     fds: FdTable
-    now: tuple
+    now: Callable[[int], int]
     monotonic_origin: int
 
     def _deadline(self, clock, now: int) -> int:
@@ -51,7 +52,7 @@ class PollCalls:
         if clock.flags & ABSTIME:
             if clock.id == Clockid.MONOTONIC:
                 return self.monotonic_origin + timeout
-            timeout -= self.now[clock.id]()
+            timeout -= self.now(clock.id)
         return now + max(0, timeout)
 
     def poll_oneoff(self, in_: list[Subscription]) -> list[Event]:
