@@ -118,3 +118,45 @@ def test_path_open_past_the_limit_is_emfile_and_creates_nothing(tmp_path):
     assert run(program, preopens={"/d": str(tmp_path)}, stdout=out, max_fds=6) == 0
     assert out.getvalue() == b"open 2: No file descriptors available\nopened 2\n"  # musl's EMFILE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1"]
+
+
+AMPLIFY = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1024)  ;; 64 MiB, all zeros: empty iovecs, realtime clocks
+  (func (export "write") (param $n i32) (result i32)
+    (call $write (i32.const 1) (i32.const 0) (local.get $n) (i32.const 8)))
+  (func (export "poll") (param $n i32) (result i32)
+    (call $poll (i32.const 0) (i32.const 0x2000000) (local.get $n) (i32.const 8)))
+  (func (export "_start")))
+"""
+
+
+def test_a_guest_cannot_make_the_host_allocate_for_its_counts():
+    # 4 million iovecs and 600,000 subscriptions fit in the guest's 64 MiB,
+    # but as Python objects they would take some 1.2 GB of the host's. Past
+    # IOV_MAX and MAX_RECORDS the calls are EINVAL before anything is built.
+    import tracemalloc
+
+    from pywasi.memory import IOV_MAX, MAX_RECORDS
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    with WASI(stdout=io.BytesIO()) as w:
+        w.define(linker)
+        instance = linker.instantiate(store, wasmtime.Module(engine, wat(AMPLIFY)))
+        w.start(instance, store)
+        exports = instance.exports(store)
+        assert exports["write"](store, IOV_MAX) == 0
+        assert exports["poll"](store, 100) == 0
+        tracemalloc.start()
+        try:
+            assert exports["write"](store, 4_000_000) == Errno.INVAL
+            assert exports["poll"](store, 600_000) == Errno.INVAL
+            assert exports["poll"](store, MAX_RECORDS + 1) == Errno.INVAL
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 1 << 20
