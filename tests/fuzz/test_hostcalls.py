@@ -13,7 +13,8 @@ and flag values. After every call:
   (proc_exit only) raised ProcExit with its code;
 - it trapped exactly when a region its stub checks first is bad, and never
   succeeded with a bad buffer reached through an iovec;
-- memory changed only where the call may write, and not at all on a trap;
+- memory changed only where the call may write, and not at all when it
+  trapped or failed;
 - no Python exception escaped, and none was left for a later call.
 
 After every example: the host's fd count is back where it was, nothing
@@ -97,8 +98,9 @@ def signed_core(value: int, wasm: str) -> int:
 def path_strategy(inst: world.Instance):
     components = st.sampled_from(world.COMPONENTS)
     return weighted(
-        (6, st.sampled_from(world.COMPONENTS).map(str.encode)),
-        (6, st.lists(components, min_size=1, max_size=6).map(lambda c: "/".join(c).encode())),
+        (8, st.sampled_from(inst.paths)),
+        (4, st.sampled_from(world.COMPONENTS).map(str.encode)),
+        (4, st.lists(components, min_size=1, max_size=5).map(lambda c: "/".join(c).encode())),
         (1, st.lists(components, min_size=1, max_size=4).map(lambda c: ("/" + "/".join(c)).encode())),
         (1, st.binary(max_size=40)),
         (1, st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass"))),
@@ -396,6 +398,7 @@ def check(version: str, inst: world.Instance, name: str, a: dict, before: bytes,
     if bad_nested:
         assert value != 0, f"{where} succeeded with a bad buffer: {bad_nested}"
     changed = _changed(before, after)
+    assert value == 0 or not changed, f"{where} failed with {Errno(value).name} but wrote at {changed[:8]}"
     if changed:
         writable = [r for r in top + nested if r.write]
         stray = [i for i in changed if not any(r.ptr <= i < r.ptr + r.size for r in writable)]
@@ -443,6 +446,17 @@ def _sizes(strings):
     return result
 
 
+def _inside(inst, a, nested, stored, where):
+    """The attributes path_filestat_get answers are those of something in
+    the sandbox: a stat that reached out would be no inotify event, so
+    Untouched would not see it. (An open that reached out would be.)"""
+    dev, ino = stored("filestat_out", "<Q"), stored("filestat_out", "<8xQ")
+    if dev is None:
+        return
+    inside = {(st.st_dev, st.st_ino) for st in map(os.lstat, [inst.box, *inst.box.rglob("*")])}
+    assert (dev, ino) in inside, f"{where} answered for something outside the sandbox"
+
+
 _IOVECS = _size_within(lambda a, nested: sum(r.size for r in nested))
 RESULTS = {
     "fd_read": _IOVECS, "fd_pread": _IOVECS, "fd_write": _IOVECS, "fd_pwrite": _IOVECS,
@@ -451,6 +465,7 @@ RESULTS = {
     "path_readlink": _size_within(lambda a, nested: a["buf_len"] & MASK32),
     "path_open": _new_fd, "sock_accept": _new_fd, "poll_oneoff": _events,
     "args_sizes_get": _sizes("argv"), "environ_sizes_get": _sizes("environ"),
+    "path_filestat_get": _inside,
 }
 
 

@@ -99,6 +99,8 @@ class Instance:
         self.world = self.tmp / "world"
         self.world.mkdir()
         self.box = build(self.world)
+        # What the box holds, as paths from it (as a guest names them).
+        self.paths = sorted(bytes(p.relative_to(self.box)) for p in self.box.rglob("*"))
         self._closing: list = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self._closing.append(self.listener)
