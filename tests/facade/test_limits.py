@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import threading
 
 import pytest
 import wasmtime
@@ -160,3 +161,58 @@ def test_a_guest_cannot_make_the_host_allocate_for_its_counts():
         finally:
             tracemalloc.stop()
     assert peak < 1 << 20
+
+
+GREEDY = r"""
+#include <stdio.h>
+#include <stdlib.h>
+static void *volatile kept;  /* so that the compiler keeps every malloc */
+int main(void) {
+    int mib = 0;
+    while ((kept = malloc(1 << 20))) mib++;
+    printf("got %d MiB\n", mib);
+    return 0;
+}
+"""
+SPIN = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))'
+
+
+def limited(module, **store_limits):
+    """Run `module` as the README's limits section sets it up: fuel and
+    epochs on, the store limited as asked. Returns (outcome, stdout)."""
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    config.epoch_interruption = True
+    engine = wasmtime.Engine(config)
+    store = wasmtime.Store(engine)
+    if "memory_size" in store_limits:
+        store.set_limits(memory_size=store_limits["memory_size"])
+    store.set_fuel(store_limits.get("fuel", 10_000_000_000))
+    store.set_epoch_deadline(1)
+    timer = threading.Timer(store_limits.get("seconds", 60), engine.increment_epoch)
+    timer.start()
+    linker = wasmtime.Linker(engine)
+    out = io.BytesIO()
+    try:
+        with WASI(max_fds=64, max_output=1 << 20, stdout=out) as wasi:
+            wasi.define(linker)
+            instance = linker.instantiate(store, wasmtime.Module(engine, module))
+            try:
+                outcome = wasi.start(instance, store)
+            except wasmtime.Trap as trap:
+                outcome = trap
+    finally:
+        timer.cancel()
+    return outcome, out.getvalue()
+
+
+def test_wasmtime_limits_combine_with_pywasi():
+    # What the README shows: a memory limit the guest's malloc runs into,
+    # fuel that runs out, an epoch deadline that a timer ends.
+    # (wasi-libc's programs start with 16 MiB of memory, 257 pages.)
+    code, out = limited(compile_c(GREEDY).read_bytes(), memory_size=24 << 20)
+    assert code == 0 and out.startswith(b"got ") and 0 < int(out.split()[1]) < 8
+    trap, _ = limited(wat(SPIN), fuel=1_000_000)
+    assert isinstance(trap, wasmtime.Trap) and "fuel" in str(trap)
+    trap, _ = limited(wat(SPIN), seconds=0.2)
+    assert isinstance(trap, wasmtime.Trap) and "interrupt" in str(trap)
