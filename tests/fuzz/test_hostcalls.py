@@ -20,6 +20,8 @@ and flag values. After every call:
 After every example: the host's fd count is back where it was, nothing
 outside the sandbox was opened, read, created, changed or deleted
 (tests.support.Untouched), and no exception was swallowed by a callback.
+Half the examples are traced and counted (WASI(trace=, stats=)): the
+decoders meet the same arguments, and every call must give one line.
 
 The number of calls is PYWASI_FUZZ_CALLS (default 20,000), split over the
 two ABI versions (PYWASI_FUZZ_REPORT=1 prints how each function answered);
@@ -518,19 +520,21 @@ def run_example(data, version: str) -> None:
         "stderr": st.sampled_from(["memory", "devnull"]),
     }))
     max_fds = data.draw(st.sampled_from([None, 1024, 9]))
+    observed = data.draw(st.booleans())
     fill = random.Random(data.draw(st.integers(0, 2**32)))
     unraisable = []
     fds_before = len(os.listdir("/proc/self/fd"))
     previous_strategy = sandbox.select(strategy)
     previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
     faulthandler.dump_traceback_later(HANG, exit=True)
-    inst = world.Instance(ENGINE, version, max_fds=max_fds, **stdio)
+    inst = world.Instance(ENGINE, version, max_fds=max_fds, observed=observed, **stdio)
     try:
         inst.write(0, fill.randbytes(inst.memory_size))
         caller = Caller(data, inst)
         names = list(guest.lowerings(version)) + ["grow"]
         with Untouched(inst.world, keep="box"):
-            for fd, path, oflags in data.draw(st.lists(st.sampled_from(OPENS), max_size=4, unique=True)):
+            opens = data.draw(st.lists(st.sampled_from(OPENS), max_size=4, unique=True))
+            for fd, path, oflags in opens:
                 do_call(version, inst, caller, "path_open", opening(version, inst, fd, path, oflags))
             done = 0
             while done < CALLS_PER_EXAMPLE:
@@ -544,6 +548,11 @@ def run_example(data, version: str) -> None:
                 if name == "poll_oneoff":
                     _bound_poll(caller, version, a)
                 do_call(version, inst, caller, name, a)
+            if observed:  # every call, whatever its end, was traced and counted
+                calls = len(opens) + CALLS_PER_EXAMPLE
+                assert len(inst.lines) == calls
+                assert sum(s.calls for s in inst.stats.called().values()) == calls
+                inst.stats.report()
     finally:
         inst.close()
         faulthandler.cancel_dump_traceback_later()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import wasmtime
 
-from pywasi import WASI, ReadOnly
+from pywasi import WASI, ReadOnly, Stats
 from pywasi.handlers.dirs import Directory
 from pywasi.handlers.files import File
 from pywasi.handlers.sockets import Socket
@@ -93,8 +93,12 @@ class Instance:
     closed), and stdin never waits for data."""
 
     def __init__(self, engine: wasmtime.Engine, version: str, *, stdin: str, stdout: str, stderr: str,
-                 max_fds: int | None):
+                 max_fds: int | None, observed: bool = False):
         self.version = version
+        # Traced and counted: every call's line (its decoders and formatting
+        # meet the same hostile arguments) and pywasi.Stats.
+        self.lines: list[str] | None = [] if observed else None
+        self.stats = Stats() if observed else None
         self.tmp = Path(tempfile.mkdtemp(prefix="pywasi-fuzz-"))
         self.world = self.tmp / "world"
         self.world.mkdir()
@@ -117,6 +121,8 @@ class Instance:
             sockets=[self.listener],
             max_fds=max_fds,
             max_output=1 << 20,
+            trace=(lambda call: self.lines.append(str(call))) if observed else None,
+            stats=self.stats,
         )
         self.store = wasmtime.Store(engine)
         linker = wasmtime.Linker(engine)
