@@ -21,13 +21,12 @@ import wasmtime
 
 from pywasi.codegen import abi as lowering, model as m
 from pywasi.codegen.generate import default_paths
-from pywasi.codegen.layout import Layout, layout
+from pywasi.codegen.layout import layout
 from pywasi.codegen.resolve import load_dir
 from pywasi.generated import preview0, preview1
 
 VERSIONS = {"preview1": (preview1, "preview1"), "unstable": (preview0, "preview0")}
 MASK32 = 0xFFFFFFFF
-PAGE = 65536
 MAX_PAGES = 4
 
 
@@ -77,10 +76,6 @@ def compiled(engine: wasmtime.Engine, version: str) -> wasmtime.Module:
 
 
 # Layouts and encoding --------------------------------------------------------------
-
-
-def size_align(t: m.Type) -> Layout:
-    return layout(t)
 
 
 _PACK = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
