@@ -8,7 +8,8 @@ end, past it, negative, misaligned or overlapping each other; huge lengths
 and counts; random bytes and hostile names as paths; valid and invalid enum
 and flag values. After every call:
 
-- it returned an errno the spec defines, or trapped with a message naming
+- it returned an errno the spec defines (ENOSYS only where pywasi says it
+  does not implement the function), or trapped with a message naming
   the function and a region that is really out of bounds or misaligned, or
   (proc_exit only) raised ProcExit with its code;
 - it trapped exactly when a region its stub checks first is bad, and never
@@ -45,11 +46,13 @@ import wasmtime
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pywasi import ProcExit, bridge
+from pywasi.audit import ENOSYS, status_of
 from pywasi.codegen import abi as lowering, model as m
 from pywasi.codegen.layout import layout
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers import sandbox
 from pywasi.handlers.errors import WasiError
+from pywasi.handlers.host import Host
 from pywasi.memory import IOV_MAX
 from tests.fuzz import guest, world
 from tests.support import Untouched
@@ -396,6 +399,7 @@ def check(version: str, inst: world.Instance, name: str, a: dict, before: bytes,
             assert int(p, 16) in {r.ptr for r in bad_top + bad_nested}, f"{where}: {value}"
         return
     assert isinstance(value, int) and value in ERRNOS, f"{where} returned {value!r}"
+    assert value != Errno.NOSYS or status_of(Host, name).status == ENOSYS, f"{where}: ENOSYS, but it is implemented"
     assert not bad_top, f"{where} answered {Errno(value).name} with a bad region: {bad_top}"
     if bad_nested:
         assert value != 0, f"{where} succeeded with a bad buffer: {bad_nested}"
