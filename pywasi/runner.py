@@ -128,7 +128,8 @@ def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True
 
 def _cause(error: Exception) -> str:
     """The innermost reason a wasmtime error gives (its last "Caused by:" line)."""
-    head, _, cause = str(error).partition("Caused by:")
+    text = str(error).split("Stack backtrace:")[0]  # older wasmtime appends its own
+    head, _, cause = text.partition("Caused by:")
     lines = [" ".join(line.split()) for line in cause.splitlines() if line.strip()]
     return lines[-1] if lines else _first_line(error)
 
