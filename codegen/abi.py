@@ -21,6 +21,9 @@ region is. The rules below say it, and they are the only place that does:
   parameter; const pointers are read into a list of records, others are
   filled from the list the handler returns, and the count becomes the ok
   value (poll_oneoff).
+- A list the stub builds from a guest's count is bounded (GuestMemory's
+  `buffers` and `records`: IOV_MAX iovecs, MAX_RECORDS records); past it the
+  call is EINVAL before anything is built.
 - fd_readdir's buffer is filled from the (dirent, name) pairs the handler
   yields, truncating the last one when the buffer is full, as the spec says.
 """

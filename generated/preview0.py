@@ -1344,6 +1344,7 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
     mem = memory
     check = memory.check
     buffers = memory.buffers
+    records = memory.records
     write_strings = memory.write_strings
     write_dirents = memory.write_dirents
     INVAL = canonical.Errno.INVAL
@@ -2317,8 +2318,7 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
         if size_out & 3 or size_out + 4 > mem_size:
             check(size_out, 4, 4, "poll_oneoff")
         try:
-            u8 = mem.u8
-            in_ = [_get_subscription(u8, in_ + i * 56) for i in range(nsubscriptions)]
+            in_ = records(in_, nsubscriptions, 56, _get_subscription)
             items = h_poll_oneoff(in_)
             if len(items) > nsubscriptions:
                 raise RuntimeError(

@@ -29,6 +29,11 @@ _READ = select.POLLIN | select.POLLPRI
 _WRITE = select.POLLOUT
 _HUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 _NS = 1_000_000_000
+# The longest single wait: a clock may be set centuries ahead (a u64 of ns),
+# which neither time.sleep (time_t) nor poll() (int ms) can take at once.
+# Longer waits are taken in turns of this.
+_LONGEST_SLEEP_NS = 86_400 * _NS
+_LONGEST_POLL_MS = 2**31 - 1
 
 
 def _event(sub: Subscription, error: int = 0, nbytes: int = 0, hangup: bool = False) -> Event:
@@ -101,7 +106,7 @@ class PollCalls:
 
 def _sleep_until(deadline: int) -> None:
     while (left := deadline - time.monotonic_ns()) > 0:
-        time.sleep(left / _NS)
+        time.sleep(min(left, _LONGEST_SLEEP_NS) / _NS)
 
 
 def _wait_for_fds(waiting, deadline: int | None) -> dict[int, bool]:
@@ -123,7 +128,7 @@ def _wait_for_fds(waiting, deadline: int | None) -> dict[int, bool]:
                 # precisely, then look once more without waiting.
                 _sleep_until(deadline)
                 left = 0
-            timeout = max(0, left // 1_000_000)
+            timeout = min(max(0, left // 1_000_000), _LONGEST_POLL_MS)
         events = dict(poller.poll(timeout))
         out = {}
         for index, (d, write) in waiting.items():

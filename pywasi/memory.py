@@ -18,13 +18,39 @@ refreshed by the bridge before each call.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 from collections.abc import Callable, Iterable
+
+from pywasi.generated.preview1 import Errno
+from pywasi.handlers.errors import WasiError
 
 if sys.byteorder != "little":  # the typed views below are in host byte order
     raise ImportError("pywasi needs a little-endian host: wasm memory is little-endian")
 
 Source = Callable[[], "tuple[int | object, int]"]
+
+# What a guest may make the host build from one call's arguments. A list the
+# stub builds costs the host far more than the guest's bytes it comes from
+# (an iovec, 8 bytes, becomes a memoryview; a 48-byte subscription, three
+# tuples), so without a bound a guest could make the host allocate many
+# times the memory its own limit allows.
+# - IOV_MAX iovecs (1,024 on Linux): readv(2) and writev(2) refuse more with
+#   EINVAL, and so do the stubs.
+# - MAX_RECORDS records: poll(2) refuses more descriptors than RLIMIT_NOFILE
+#   with EINVAL; 65,536 subscriptions is far more than any program polls.
+
+
+def _iov_max() -> int:
+    try:
+        n = os.sysconf("SC_IOV_MAX")
+    except (AttributeError, ValueError, OSError):  # no sysconf, or no such name
+        return 1024
+    return n if n > 0 else 1024
+
+
+IOV_MAX = _iov_max()
+MAX_RECORDS = 1 << 16
 
 
 class GuestTrap(Exception):
@@ -116,7 +142,11 @@ class GuestMemory:
     def buffers(self, ptr: int, count: int, layout, function: str) -> list[memoryview]:
         """Views of the buffers an iovec array (already checked) points at.
 
-        `layout` is the (pointer, length) record's struct.Struct."""
+        `layout` is the (pointer, length) record's struct.Struct. More than
+        IOV_MAX of them is EINVAL, as readv(2) and writev(2) answer, before a
+        view is made: a view costs the host some 25 times its 8-byte iovec."""
+        if count > IOV_MAX:
+            raise WasiError(Errno.INVAL)
         u8, size = self.u8, self.size
         if count == 1:  # the common case, without the iterator
             buf, n = layout.unpack_from(u8, ptr)
@@ -129,6 +159,15 @@ class GuestMemory:
                 self.check(buf, n, 1, function)
             views.append(u8[buf : buf + n])
         return views
+
+    def records(self, ptr: int, count: int, size: int, get: Callable) -> list:
+        """`count` records of `size` bytes from `ptr` (already checked), each
+        read by `get(u8, offset)`: poll_oneoff's subscriptions. More than
+        MAX_RECORDS is EINVAL, before any is read (see MAX_RECORDS)."""
+        if count > MAX_RECORDS:
+            raise WasiError(Errno.INVAL)
+        u8 = self.u8
+        return [get(u8, ptr + i * size) for i in range(count)]
 
     def write_strings(self, vector: int, buf: int, strings: list[bytes], function: str) -> None:
         """args_get/environ_get: a pointer per string at `vector`, then the strings,

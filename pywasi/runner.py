@@ -14,7 +14,7 @@ import wasmtime
 
 from . import cache as module_cache
 from .errors import ModuleError
-from .wasi import WASI
+from .wasi import VERSIONS, WASI
 
 NAMESPACES = {"wasi_snapshot_preview1": "preview1", "wasi_unstable": "unstable"}
 
@@ -48,6 +48,8 @@ def read_module(source) -> tuple[bytes, str]:
 
 
 def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: Path | None = None) -> wasmtime.Module:
+    if not data:
+        raise ModuleError(f"{name}: is empty, not a WebAssembly module")
     if data[:4] == b"\0asm":
         if len(data) >= 8 and data[6:8] != b"\0\0":
             raise ModuleError(
@@ -62,7 +64,7 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
     try:
         return module_cache.compile_cached(engine, data, ENGINE_SETTINGS, cache_dir)
     except wasmtime.WasmtimeError as e:
-        raise ModuleError(f"{name}: not a valid WebAssembly module ({_first_line(e)})") from None
+        raise ModuleError(f"{name}: not a valid WebAssembly module: {_cause(e)}") from None
 
 
 def detect_version(module: wasmtime.Module) -> str:
@@ -71,6 +73,31 @@ def detect_version(module: wasmtime.Module) -> str:
     if len(used) > 1:
         raise ModuleError("the module imports both wasi_snapshot_preview1 and wasi_unstable")
     return used.pop() if used else "preview1"
+
+
+def check_command(module: wasmtime.Module, name: str, version: str) -> None:
+    """What makes a module fail to run as a WASI command, as one ModuleError
+    naming it, before anything is instantiated: a WASI import the spec does
+    not have or with another signature, no exported memory, no _start."""
+    from .audit import UNKNOWN, audit_module
+
+    namespace = VERSIONS[version].MODULE
+    for imported in audit_module(module, name).wasi:
+        if imported.module != namespace:
+            continue  # not linked here: instantiation names it
+        if imported.status == UNKNOWN:
+            raise ModuleError(f"{name}: imports {namespace}::{imported.name}, which {namespace} does not have")
+        if not imported.signature_ok:
+            raise ModuleError(
+                f"{name}: imports {namespace}::{imported.name} as {imported.signature}, "
+                f"but {namespace} declares it {imported.expected}"
+            )
+    exports = {e.name: e.type for e in module.exports}
+    if not isinstance(exports.get("memory"), wasmtime.MemoryType):
+        raise ModuleError(f'{name}: exports no memory: a WASI program exports its linear memory as "memory"')
+    if not isinstance(exports.get("_start"), wasmtime.FuncType):
+        kind = " (it is a reactor: it exports _initialize)" if "_initialize" in exports else ""
+        raise ModuleError(f"{name}: exports no _start function: not a WASI command{kind}")
 
 
 def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True, **options) -> int:
@@ -83,6 +110,8 @@ def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True
     compiled = compile_module(engine, data, name, cache_dir)
     if version == "auto":
         version = detect_version(compiled)
+    if isinstance(version, str) and version in VERSIONS:  # anything else is WASI's to refuse
+        check_command(compiled, name, version)
     with WASI(version=version, **options) as wasi:
         store = wasmtime.Store(engine)
         store.set_epoch_deadline(1)
@@ -95,6 +124,14 @@ def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True
         except wasmtime.WasmtimeError as e:
             raise ModuleError(f"{name}: cannot be instantiated: {_first_line(e)}") from None
         return wasi.start(instance, store)
+
+
+def _cause(error: Exception) -> str:
+    """The innermost reason a wasmtime error gives (its last "Caused by:" line)."""
+    text = str(error).split("Stack backtrace:")[0]  # older wasmtime appends its own
+    head, _, cause = text.partition("Caused by:")
+    lines = [" ".join(line.split()) for line in cause.splitlines() if line.strip()]
+    return lines[-1] if lines else _first_line(error)
 
 
 def _first_line(error: Exception) -> str:

@@ -17,7 +17,7 @@ from pywasi.generated.preview1 import (
     PrestatDir, Preopentype, Whence,
 )
 from pywasi.handlers.errors import WasiError
-from pywasi.memory import GuestMemory, GuestTrap, bytes_source
+from pywasi.memory import IOV_MAX, MAX_RECORDS, GuestMemory, GuestTrap, bytes_source
 
 CANARY = 0xA5
 SIZE = 65536
@@ -209,6 +209,29 @@ def test_iovec_pointing_outside_traps_with_the_function_name():
     struct.pack_into("<II", buf, 200, SIZE - 2, 3)
     with pytest.raises(GuestTrap, match=r"^fd_write: out of bounds: 3 bytes at 0xfffe"):
         stubs["fd_write"](1, 200, 1, 500)
+
+
+@pytest.mark.parametrize("module", [preview1, preview0])
+def test_more_iovecs_than_iov_max_are_einval_before_any_view(module):
+    buf, stubs, handler = setup(module)
+    buf[: (IOV_MAX + 1) * 8] = bytes((IOV_MAX + 1) * 8)  # empty iovecs at 0
+    assert stubs["fd_write"](1, 0, IOV_MAX, 60000) == 0
+    assert len(handler.calls[-1][2]) == IOV_MAX
+    assert stubs["fd_write"](1, 0, IOV_MAX + 1, 60000) == Errno.INVAL  # what writev(2) answers
+    assert len(handler.calls) == 1
+
+
+@pytest.mark.parametrize("module, size", [(preview1, 48), (preview0, 56)])
+def test_more_subscriptions_than_max_records_are_einval_before_any_is_read(module, size):
+    # Zeroed subscriptions are valid: realtime clocks, timeout 0.
+    buf = bytearray((MAX_RECORDS + 1) * (size + 32) + 8)
+    handler = Recorder()
+    stubs = module.bind(handler, GuestMemory(bytes_source(buf)))
+    events = (MAX_RECORDS + 1) * size
+    assert stubs["poll_oneoff"](0, events, MAX_RECORDS, len(buf) - 8) == 0
+    assert len(handler.calls[-1][1]) == MAX_RECORDS
+    assert stubs["poll_oneoff"](0, events, MAX_RECORDS + 1, len(buf) - 8) == Errno.INVAL
+    assert len(handler.calls) == 1
 
 
 def test_path_decoding_and_validation():

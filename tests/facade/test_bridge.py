@@ -191,9 +191,10 @@ import os, signal, sys, threading, time
 from pywasi import run
 from tests.support import wat
 module = wat(sys.argv[1])
+stdin, writer = os.pipe()  # stays open and empty: reading it waits
 threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
-    run(module)
+    run(module, stdin=stdin)
 except KeyboardInterrupt:
     # the process is healthy: run another program
     print("interrupted; next run exits", run(wat('(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32))) (memory (export "memory") 1) (func (export "_start") (call $e (i32.const 5))))')))
@@ -206,9 +207,32 @@ HOST_CALL_LOOP = """
   (func (export "_start") (loop $l (drop (call $yield)) (br $l))))
 """
 PURE_LOOP = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))'
+# Blocked in a host call: a poll_oneoff on the longest clock there is, and
+# an fd_read of a pipe nobody writes to.
+POLL_FOREVER = """
+(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store8 (i32.const 8) (i32.const 0))          ;; a clock
+    (i32.store (i32.const 16) (i32.const 1))          ;; monotonic
+    (i64.store (i32.const 24) (i64.const -1))         ;; 2**64 - 1 ns from now
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))
+"""
+READ_PIPE = """
+(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 16))
+    (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
 
 
-@pytest.mark.parametrize("module", [HOST_CALL_LOOP, PURE_LOOP], ids=["host-calls", "no-host-calls"])
+@pytest.mark.parametrize(
+    "module", [HOST_CALL_LOOP, PURE_LOOP, POLL_FOREVER, READ_PIPE],
+    ids=["host-calls", "no-host-calls", "blocked-in-poll", "blocked-in-read"],
+)
 def test_ctrl_c_ends_start_with_keyboard_interrupt(module):
     out = subprocess.run([sys.executable, "-c", SIGINT_SCRIPT, module], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert (out.returncode, out.stdout, out.stderr) == (0, "interrupted; next run exits 5\n", "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import threading
 
 import pytest
 import wasmtime
@@ -118,3 +119,100 @@ def test_path_open_past_the_limit_is_emfile_and_creates_nothing(tmp_path):
     assert run(program, preopens={"/d": str(tmp_path)}, stdout=out, max_fds=6) == 0
     assert out.getvalue() == b"open 2: No file descriptors available\nopened 2\n"  # musl's EMFILE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1"]
+
+
+AMPLIFY = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1024)  ;; 64 MiB, all zeros: empty iovecs, realtime clocks
+  (func (export "write") (param $n i32) (result i32)
+    (call $write (i32.const 1) (i32.const 0) (local.get $n) (i32.const 8)))
+  (func (export "poll") (param $n i32) (result i32)
+    (call $poll (i32.const 0) (i32.const 0x2000000) (local.get $n) (i32.const 8)))
+  (func (export "_start")))
+"""
+
+
+def test_a_guest_cannot_make_the_host_allocate_for_its_counts():
+    # 4 million iovecs and 600,000 subscriptions fit in the guest's 64 MiB,
+    # but as Python objects they would take some 1.2 GB of the host's. Past
+    # IOV_MAX and MAX_RECORDS the calls are EINVAL before anything is built.
+    import tracemalloc
+
+    from pywasi.memory import IOV_MAX, MAX_RECORDS
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    with WASI(stdout=io.BytesIO()) as w:
+        w.define(linker)
+        instance = linker.instantiate(store, wasmtime.Module(engine, wat(AMPLIFY)))
+        w.start(instance, store)
+        exports = instance.exports(store)
+        assert exports["write"](store, IOV_MAX) == 0
+        assert exports["poll"](store, 100) == 0
+        tracemalloc.start()
+        try:
+            assert exports["write"](store, 4_000_000) == Errno.INVAL
+            assert exports["poll"](store, 600_000) == Errno.INVAL
+            assert exports["poll"](store, MAX_RECORDS + 1) == Errno.INVAL
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+GREEDY = r"""
+#include <stdio.h>
+#include <stdlib.h>
+static void *volatile kept;  /* so that the compiler keeps every malloc */
+int main(void) {
+    int mib = 0;
+    while ((kept = malloc(1 << 20))) mib++;
+    printf("got %d MiB\n", mib);
+    return 0;
+}
+"""
+SPIN = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))'
+
+
+def limited(module, **store_limits):
+    """Run `module` as the README's limits section sets it up: fuel and
+    epochs on, the store limited as asked. Returns (outcome, stdout)."""
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    config.epoch_interruption = True
+    engine = wasmtime.Engine(config)
+    store = wasmtime.Store(engine)
+    if "memory_size" in store_limits:
+        store.set_limits(memory_size=store_limits["memory_size"])
+    store.set_fuel(store_limits.get("fuel", 10_000_000_000))
+    store.set_epoch_deadline(1)
+    timer = threading.Timer(store_limits.get("seconds", 60), engine.increment_epoch)
+    timer.start()
+    linker = wasmtime.Linker(engine)
+    out = io.BytesIO()
+    try:
+        with WASI(max_fds=64, max_output=1 << 20, stdout=out) as wasi:
+            wasi.define(linker)
+            instance = linker.instantiate(store, wasmtime.Module(engine, module))
+            try:
+                outcome = wasi.start(instance, store)
+            except wasmtime.Trap as trap:
+                outcome = trap
+    finally:
+        timer.cancel()
+    return outcome, out.getvalue()
+
+
+def test_wasmtime_limits_combine_with_pywasi():
+    # What the README shows: a memory limit the guest's malloc runs into,
+    # fuel that runs out, an epoch deadline that a timer ends.
+    # (wasi-libc's programs start with 16 MiB of memory, 257 pages.)
+    code, out = limited(compile_c(GREEDY).read_bytes(), memory_size=24 << 20)
+    assert code == 0 and out.startswith(b"got ") and 0 < int(out.split()[1]) < 8
+    trap, _ = limited(wat(SPIN), fuel=1_000_000)
+    assert isinstance(trap, wasmtime.Trap) and "fuel" in str(trap)
+    trap, _ = limited(wat(SPIN), seconds=0.2)
+    assert isinstance(trap, wasmtime.Trap) and "interrupt" in str(trap)

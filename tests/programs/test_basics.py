@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from pywasi import run
+from pywasi import ModuleError, run
 from tests.support import compile_c, pywasi_cli, rename_import_module, run_captured, wat
 
 PROGRAM = "hello_args_env_time.c"
@@ -116,19 +116,70 @@ def test_cli_usage_errors_are_one_line_and_2(tmp_path, args, message):
     assert (out.returncode, out.stdout, out.stderr) == (2, b"", message)
 
 
-def test_cli_bad_modules(tmp_path):
-    (tmp_path / "text.wasm").write_bytes(b"hello, not wasm")
-    (tmp_path / "truncated.wasm").write_bytes(compile_c(PROGRAM).read_bytes()[:100])
-    (tmp_path / "noimports.wat").write_text('(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))')
-    for name, message in [
-        ("text.wasm", "neither a wasm binary nor WAT text"),
-        ("truncated.wasm", "not a valid WebAssembly module"),
-        ("noimports.wat", "cannot be instantiated: unknown import: `env::f` has not been defined"),
-    ]:
-        out = pywasi_cli("run", name, cwd=tmp_path)
-        assert out.returncode == 2, name
-        lines = out.stderr.decode().splitlines()
-        assert len(lines) == 1 and message in lines[0], (name, lines)
+def component() -> bytes:
+    """A WebAssembly component (what a WASI preview2 program is), assembled
+    by hand: the component preamble (version 0x0d, layer 1), then one core
+    module section holding an empty core module."""
+    core = b"\0asm\x01\0\0\0"
+    return b"\0asm\x0d\0\x01\0" + b"\x01" + bytes([len(core)]) + core
+
+
+WASI_IMPORT = '(module (import "wasi_snapshot_preview1" "{name}" (func {signature})) {rest})'
+COMMAND = '(memory (export "memory") 1) (func (export "_start"))'
+
+# file name, its content, the one line that explains why it cannot run (up
+# to a "..." at its end, where it depends on the compiler's output)
+BAD_MODULES = [
+    ("text.wasm", lambda: b"hello, not wasm", "neither a wasm binary nor WAT text (expected `(`)"),
+    ("binary.wasm", lambda: bytes(range(256)), "neither a wasm binary nor WAT text (not UTF-8 text)"),
+    ("empty.wasm", lambda: b"", "is empty, not a WebAssembly module"),
+    ("truncated.wasm", lambda: compile_c(PROGRAM).read_bytes()[:100],
+     "not a valid WebAssembly module: unexpected end-of-file (at offset 0x..."),
+    ("header.wasm", lambda: b"\0asm", "not a valid WebAssembly module: unexpected end-of-file (at offset 0x4)"),
+    ("component.wasm", component,
+     "is a WebAssembly component (a WASI preview2 binary); pywasi runs core modules"),
+    ("signature.wat", lambda: WASI_IMPORT.format(name="fd_write", signature="(param i32 i32) (result i32)", rest=COMMAND),
+     "imports wasi_snapshot_preview1::fd_write as (i32, i32) -> i32, "
+     "but wasi_snapshot_preview1 declares it (i32, i32, i32, i32) -> i32"),
+    ("exit64.wat", lambda: WASI_IMPORT.format(name="proc_exit", signature="(param i64)", rest=COMMAND),
+     "imports wasi_snapshot_preview1::proc_exit as (i64) -> (), but wasi_snapshot_preview1 declares it (i32) -> ()"),
+    ("unknown.wat", lambda: WASI_IMPORT.format(name="fd_frobnicate", signature="", rest=COMMAND),
+     "imports wasi_snapshot_preview1::fd_frobnicate, which wasi_snapshot_preview1 does not have"),
+    ("nomemory.wat", lambda: '(module (func (export "_start")))',
+     'exports no memory: a WASI program exports its linear memory as "memory"'),
+    ("reactor.wat", lambda: '(module (memory (export "memory") 1) (func (export "_initialize")))',
+     "exports no _start function: not a WASI command (it is a reactor: it exports _initialize)"),
+    ("noimports.wat", lambda: '(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))',
+     "cannot be instantiated: unknown import: `env::f` has not been defined"),
+]
+
+
+def write_bad(directory, name, content) -> str:
+    data = content()
+    (directory / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+    return name
+
+
+@pytest.mark.parametrize("name, content, message", BAD_MODULES, ids=[b[0] for b in BAD_MODULES])
+def test_cli_bad_modules_are_one_line_and_2(tmp_path, name, content, message):
+    out = pywasi_cli("run", write_bad(tmp_path, name, content), cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, b"")
+    assert said(out.stderr.decode(), f"pywasi: {name}: {message}\n")
+
+
+@pytest.mark.parametrize("name, content, message", BAD_MODULES, ids=[b[0] for b in BAD_MODULES])
+def test_run_refuses_bad_modules_with_one_module_error(tmp_path, name, content, message):
+    path = tmp_path / write_bad(tmp_path, name, content)
+    with pytest.raises(ModuleError) as info:
+        run(path, cache=False)
+    assert said(str(info.value), f"{path}: {message}")
+
+
+def said(text: str, expected: str) -> bool:
+    if expected.rstrip("\n").endswith("..."):
+        head = expected.rstrip("\n")[:-3]
+        return text.startswith(head) and text.count("\n") == expected.count("\n")
+    return text == expected
 
 
 def test_dir_option_preopens(tmp_path):

@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -176,6 +177,23 @@ def test_unstable_layout_is_read_as_56_bytes_with_the_identifier_first(version):
     errno, events, _ = p.poll()
     assert errno == 0
     assert [e[0] for e in events] == [1]  # the 1 ms clock fired; the 2 ms one had not yet
+
+
+@pytest.mark.parametrize("timeout", [2**32 * 1_000_000, 2**63, 2**64 - 1])
+def test_a_clock_centuries_away_waits_beside_a_pipe(timeout):
+    # poll() takes an int of ms and time.sleep a time_t: a longer clock is
+    # waited on in turns (it once failed at once with an OverflowError).
+    r, w = os.pipe()
+    try:
+        p = Poller(stdin=r)
+        p.clock(1, clock=1, timeout=timeout)
+        p.fd(2, 0)
+        threading.Timer(0.1, os.write, (w, b"x")).start()
+        errno, events, took = p.poll()
+        assert errno == 0 and [e[:3] for e in events] == [(2, 0, 1)]
+        assert 0.09 <= took < 5
+    finally:
+        os.close(r), os.close(w)
 
 
 @pytest.mark.parametrize("clock", [0, 1])
