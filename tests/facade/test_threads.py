@@ -49,8 +49,8 @@ int main(int argc, char **argv) {
     const char *name = argv[1];
     int lines = atoi(argv[2]);
     char path[64], moved[64], buf[128];
-    snprintf(path, sizeof path, "/work/%s.txt", name);
-    snprintf(moved, sizeof moved, "/work/%s.done", name);
+    snprintf(path, sizeof path, "/data/%s.txt", name);
+    snprintf(moved, sizeof moved, "/data/%s.done", name);
     FILE *f = fopen(path, "w");
     if (!f) { perror("fopen"); return 100; }
     for (int i = 0; i < lines; i++) fprintf(f, "%s line %d\n", name, i);
@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
     while (fgets(buf, sizeof buf, f)) { n++; bytes += strlen(buf); }
     fclose(f);
     if (rename(path, moved) != 0) { perror("rename"); return 101; }
-    DIR *d = opendir("/work");
+    DIR *d = opendir("/data");
     for (struct dirent *e; (e = readdir(d));)
         if (e->d_name[0] != '.') printf("%s sees %s\n", name, e->d_name);
     closedir(d);
@@ -94,7 +94,7 @@ def test_eight_programs_with_file_io_in_eight_threads(tmp_path):
             start.wait()
             try:
                 outcome = run(wasm, args=["io", name, str(lines[name]), ends[name]],
-                              preopens={"/work": str(work)}, stdout=out, stderr=err)
+                              preopens={"/data": str(work)}, stdout=out, stderr=err)
             except BaseException as e:  # noqa: B036 - compared below, whatever it is
                 outcome = e
             results[name] = (outcome, out.getvalue(), err.getvalue(), sorted(p.name for p in work.iterdir()))
