@@ -120,11 +120,7 @@ class WASI:
 
     def start(self, instance: wasmtime.Instance, store: wasmtime.Store) -> int:
         """Run a command: `_start`. Returns its exit code (0 if it returns)."""
-        if self._started:
-            raise AlreadyStarted()
-        self._started = True
-        exports = _exports(instance, store)
-        memory = _memory_export(exports)
+        exports, memory = self._begin(instance, store)
         start = exports.get("_start")
         if not isinstance(start, wasmtime.Func):
             raise InvalidArgType(
@@ -141,11 +137,7 @@ class WASI:
 
     def initialize(self, instance: wasmtime.Instance, store: wasmtime.Store) -> None:
         """Set up a reactor: call `_initialize` if it exports one."""
-        if self._started:
-            raise AlreadyStarted()
-        self._started = True
-        exports = _exports(instance, store)
-        memory = _memory_export(exports)
+        exports, memory = self._begin(instance, store)
         if "_start" in exports:
             raise InvalidArgType('"instance.exports._start" must be absent from a reactor')
         init = exports.get("_initialize")
@@ -192,6 +184,15 @@ class WASI:
         self.close()
 
     # Internals -------------------------------------------------------------
+
+    def _begin(self, instance, store) -> tuple[dict, wasmtime.Memory]:
+        """Node's first checks of start() and initialize(): started once, and
+        marked started before anything else is checked."""
+        if self._started:
+            raise AlreadyStarted()
+        self._started = True
+        exports = _exports(instance, store)
+        return exports, _memory_export(exports)
 
     def _bind(self, instance, store, memory: wasmtime.Memory) -> None:
         self._store, self._instance = store, instance
