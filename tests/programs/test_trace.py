@@ -9,8 +9,6 @@ import re
 import pytest
 
 from pywasi import HostCall, Stats, run
-from pywasi.audit import status_of
-from pywasi.handlers.host import Host
 from tests.support import compile_c, pywasi_cli, rename_import_module
 
 # A pointer or a clock reading is whatever the program or the host had: those
@@ -58,9 +56,8 @@ def test_the_same_program_under_wasi_unstable_traces_the_same():
     assert matches(text.getvalue().splitlines(), STDIO_TRACE)
 
 
-# What trace_files.c does once path_open is implemented (files are served by
-# another part of pywasi): until then its first call answers ENOSYS, and it
-# exits with that errno.
+# What trace_files.c does: it calls WASI itself, so the lines are its calls and
+# no libc's.
 FILES_TRACE = [
     'path_open(fd=3, dirflags=SYMLINK_FOLLOW, path="data/in.txt", oflags=0, fs_rights_base=FD_READ, '
     "fs_rights_inheriting=0, fdflags=0) -> success, fd=4",
@@ -70,11 +67,6 @@ FILES_TRACE = [
     "fd_write(fd=5, iovs=6 bytes) -> success, size=6",
     "fd_close(fd=4) -> success",
     "fd_close(fd=5) -> success",
-]
-FILES_UNSERVED = [
-    'path_open(fd=3, dirflags=SYMLINK_FOLLOW, path="data/in.txt", oflags=0, fs_rights_base=FD_READ, '
-    "fs_rights_inheriting=0, fdflags=0) -> NOSYS",
-    "proc_exit(rval=52) -> exit 52",
 ]
 
 
@@ -88,24 +80,21 @@ def sandbox(tmp_path):
 def test_a_program_that_opens_reads_and_writes_a_file(sandbox):
     text = io.StringIO()
     code = run(compile_c("trace_files.c"), args=["copy"], preopens={"/sandbox": str(sandbox)}, trace=text)
-    served = status_of(Host, "path_open").status == "implemented"
-    assert text.getvalue().splitlines() == (FILES_TRACE if served else FILES_UNSERVED)
-    assert code == (0 if served else 52)
-    if served:
-        assert (sandbox / "data" / "out.txt").read_bytes() == b"hello\n"
+    assert text.getvalue().splitlines() == FILES_TRACE
+    assert code == 0
+    assert (sandbox / "data" / "out.txt").read_bytes() == b"hello\n"
 
 
 def test_cli_trace_to_stderr_or_a_file(sandbox, tmp_path):
     wasm = str(compile_c("trace_files.c"))
-    served = status_of(Host, "path_open").status == "implemented"
-    expected = "\n".join(FILES_TRACE if served else FILES_UNSERVED) + "\n"
+    expected = "\n".join(FILES_TRACE) + "\n"
     out = pywasi_cli("run", "--trace", "--dir", f"{sandbox}::/sandbox", wasm)
     assert (out.stdout, out.stderr.decode()) == (b"", expected)
     log = tmp_path / "trace.log"
     out = pywasi_cli("run", f"--trace={log}", "--dir", f"{sandbox}::/sandbox", "--", wasm)
     assert (out.stdout, out.stderr) == (b"", b"")
     assert log.read_text() == expected
-    assert out.returncode == (0 if served else 52)
+    assert out.returncode == 0
 
 
 def test_a_bare_trace_never_takes_the_module_or_its_args():
@@ -168,11 +157,14 @@ def test_cli_stats_at_exit():
     assert re.fullmatch(r"total +11 +\d+\.\d{3}", table[-1])
 
 
-def test_cli_stats_count_errnos(sandbox):
-    out = pywasi_cli("run", "--stats", "--dir", f"{sandbox}::/sandbox", str(compile_c("trace_files.c")))
+def test_cli_stats_count_errnos(sandbox, tmp_path):
+    program = str(compile_c("trace_files.c"))
+    out = pywasi_cli("run", "--stats", "--dir", f"{sandbox}::/sandbox", program)
     lines = out.stderr.decode().splitlines()
-    if status_of(Host, "path_open").status != "implemented":
-        assert any(re.fullmatch(r"path_open +1 +\d+\.\d{3}  1 NOSYS", line) for line in lines), lines
-        assert any(re.fullmatch(r"proc_exit +1 +\d+\.\d{3}  1 exit 52", line) for line in lines), lines
-    else:
-        assert any(re.fullmatch(r"path_open +2 +\d+\.\d{3}  2 success", line) for line in lines), lines
+    assert any(re.fullmatch(r"path_open +2 +\d+\.\d{3}  2 success", line) for line in lines), lines
+    (tmp_path / "empty").mkdir()  # no data/in.txt: the first open fails, and the program exits with it
+    out = pywasi_cli("run", "--stats", "--dir", f"{tmp_path / 'empty'}::/sandbox", program)
+    assert out.returncode == 44  # ENOENT
+    lines = out.stderr.decode().splitlines()
+    assert any(re.fullmatch(r"path_open +1 +\d+\.\d{3}  1 NOENT", line) for line in lines), lines
+    assert any(re.fullmatch(r"proc_exit +1 +\d+\.\d{3}  1 exit 44", line) for line in lines), lines
