@@ -6,17 +6,15 @@ from __future__ import annotations
 import io
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import pytest
 import wasmtime
 
-from pywasi import WASI, ProcExit, bridge
+from pywasi import WASI, bridge
 from tests.support import ROOT, wat
 
 WRITE_AT = """

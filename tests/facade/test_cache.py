@@ -10,7 +10,7 @@ import signal
 
 import wasmtime
 
-from pywasi import cache, run
+from pywasi import cache
 from pywasi.runner import ENGINE_SETTINGS, new_engine
 from tests.support import compile_c, run_captured
 

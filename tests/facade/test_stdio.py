@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from pywasi import run
-from tests.support import compile_c, wat
+from tests.support import compile_c
 
 CAT = r"""
 #include <stdio.h>

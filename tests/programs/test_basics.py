@@ -9,7 +9,7 @@ import os
 import pytest
 
 from pywasi import ModuleError, run
-from tests.support import compile_c, pywasi_cli, rename_import_module, run_captured, wat
+from tests.support import compile_c, pywasi_cli, rename_import_module, run_captured
 
 PROGRAM = "hello_args_env_time.c"
 CLOCKS = b"realtime after 2020: yes\nmonotonic does not go back: yes\nresolution at most 1ms: yes\ncpu clock: yes\n"

@@ -16,7 +16,7 @@ import wasmtime
 
 from pywasi import WASI
 from pywasi.generated.preview1 import Errno
-from tests.support import ROOT, compile_c, pywasi_cli, run_captured, wat
+from tests.support import ROOT, compile_c, run_captured, wat
 
 
 def test_sleeps_wake_within_a_few_ms_of_their_deadline():
