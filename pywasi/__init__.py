@@ -6,6 +6,8 @@
     exit_code = wasi.start(linker.instantiate(store, module), store)
 """
 
+from importlib.metadata import PackageNotFoundError, version as _distribution_version
+
 from pywasi.handlers.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
@@ -13,6 +15,11 @@ from .preopen import ReadOnly
 from .runner import run
 from .trace import HostCall, Stats
 from .wasi import WASI
+
+try:
+    __version__ = _distribution_version("pywasi")  # pyproject.toml's, the one place it is set
+except PackageNotFoundError:  # a source tree imported without being installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "WASI",

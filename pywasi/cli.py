@@ -4,6 +4,7 @@
                [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
                [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
+    pywasi --version
 
 Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
@@ -196,17 +197,30 @@ def gen_command(argv: list[str]) -> int:
     return gen(argv)
 
 
+def version_line() -> str:
+    """pywasi's version and the wasmtime it runs on: what a bug report needs."""
+    from importlib.metadata import version
+
+    from . import __version__
+
+    return f"pywasi {__version__} (wasmtime {version('wasmtime')})"
+
+
 COMMANDS = {"run": run_command, "audit": audit_command, "gen": gen_command}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: pywasi {run,audit,gen} ...\n\n"
+        print("usage: pywasi {run,audit,gen} ...\n"
+              "       pywasi --version\n\n"
               "  run     run a WASI module (pywasi run --help)\n"
               "  audit   what pywasi implements, or what a module needs (pywasi audit --help)\n"
               "  gen     regenerate the ABI layer from witx (pywasi gen --help)")
         return 0 if argv else EXIT_USAGE
+    if argv[0] in ("-V", "--version"):
+        print(version_line())
+        return 0
     command = COMMANDS.get(argv[0])
     if command is None:
         print(f"pywasi: unknown command {argv[0]!r} (try: {', '.join(COMMANDS)})", file=sys.stderr)
