@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 EXIT_USAGE = 2
@@ -46,7 +47,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", action="store_true",
                    help="at exit, print each function called, its call count, errnos and time in the host")
     p.add_argument("module", metavar="MODULE")
-    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    # The guest's arguments: optional, though argparse would list them as
+    # required when MODULE is missing.
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS").required = False
     return p
 
 
@@ -61,8 +64,21 @@ def _preopens(dirs: list[str]) -> dict:
             guest = guest[: -len(":ro")]
         if not host or (sep and not guest):
             raise ValueError(f"--dir {spec!r}: expected HOST, HOST::GUEST or HOST::GUEST:ro")
+        suffix = _SUFFIX.search(guest)
+        if suffix:
+            raise ValueError(
+                f"--dir {spec!r}: unknown suffix {suffix[0]!r} (HOST::GUEST is writable, HOST::GUEST:ro read-only)"
+            )
+        if not sep and ":" in host and not os.path.lexists(host):
+            head, _, tail = host.partition(":")
+            raise ValueError(f"--dir {spec!r}: no such directory (to name the guest's path, use '::': {head}::{tail})")
         preopens[guest or host] = ReadOnly(host) if read_only else host
     return preopens
+
+
+# What looks like a misspelt :ro at the end of a guest path (a guest path may
+# hold a colon elsewhere).
+_SUFFIX = re.compile(r":[A-Za-z]+$")
 
 
 def _environment(specs: list[str]) -> dict[str, str]:

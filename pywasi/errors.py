@@ -39,10 +39,17 @@ class AlreadyStarted(RuntimeError):
 
 
 class NotStarted(RuntimeError):
+    """A host function called before the instance is bound: by the guest,
+    when the host calls a reactor's export before initialize()."""
+
     code = "ERR_WASI_NOT_STARTED"
 
-    def __init__(self):
-        super().__init__("wasi.start() has not been called")
+    def __init__(self, function: str | None = None):
+        called = f"{function} was called" if function else "a host function was called"
+        super().__init__(
+            f"{called} before the WASI instance was set up: call wasi.initialize(instance, store) "
+            "before calling a reactor's exports (wasi.start(instance, store) runs a command)"
+        )
 
 
 def describe(value) -> str:

@@ -57,10 +57,15 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
             )
     else:
         try:
-            data = wasmtime.wat2wasm(data.decode("utf-8"))
-        except (UnicodeDecodeError, wasmtime.WasmtimeError) as e:
-            detail = _first_line(e) if isinstance(e, wasmtime.WasmtimeError) else "not UTF-8 text"
-            raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({detail})") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModuleError(f"{name}: neither a wasm binary nor WAT text (not UTF-8 text)") from None
+        try:
+            data = wasmtime.wat2wasm(text)
+        except wasmtime.WasmtimeError as e:
+            if not _LOOKS_LIKE_WAT.match(text):
+                raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({_first_line(e)})") from None
+            raise ModuleError(_wat_error(name, e)) from None
     try:
         return module_cache.compile_cached(engine, data, ENGINE_SETTINGS, cache_dir)
     except wasmtime.WasmtimeError as e:
@@ -126,12 +131,34 @@ def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True
         return wasi.start(instance, store)
 
 
-def _cause(error: Exception) -> str:
-    """The innermost reason a wasmtime error gives (its last "Caused by:" line)."""
+# WAT text opens with a paren or a comment; wat2wasm's error for anything
+# else is only that it expected a paren.
+_LOOKS_LIKE_WAT = re.compile(r"\s*(\(|;;)")
+# wat2wasm's messages point at the error as rustc's do: "  --> <anon>:3:11".
+_WAT_LOCATION = re.compile(r"^\s*--> .*:(\d+):(\d+)\s*$", re.MULTILINE)
+
+
+def _wat_error(name: str, error: Exception) -> str:
+    """A WAT error as compilers print them: NAME:LINE:COLUMN: what is wrong."""
+    where = _WAT_LOCATION.search(str(error))
+    at = f"{name}:{where[1]}:{where[2]}" if where else name
+    return f"{at}: error in WAT text: {_first_line(error)}"
+
+
+def _reasons(error: Exception) -> tuple[str, list[str]]:
+    """A wasmtime error's text split in two: what comes before "Caused by:",
+    and the causes after it, outermost first, without the numbers anyhow
+    prints before each ("0: ...", "1: ...") when there are several."""
     text = str(error).split("Stack backtrace:")[0]  # older wasmtime appends its own
     head, _, cause = text.partition("Caused by:")
     lines = [" ".join(line.split()) for line in cause.splitlines() if line.strip()]
-    return lines[-1] if lines else _first_line(error)
+    return head, [re.sub(r"^\d+: ", "", line) for line in lines]
+
+
+def _cause(error: Exception) -> str:
+    """The innermost reason a wasmtime error gives (its last "Caused by:" line)."""
+    causes = _reasons(error)[1]
+    return causes[-1] if causes else _first_line(error)
 
 
 def _first_line(error: Exception) -> str:
@@ -142,9 +169,8 @@ def _first_line(error: Exception) -> str:
 def describe_trap(error: Exception) -> str:
     """One line from a wasmtime Trap or WasmtimeError: what trapped, and in
     which guest function (the innermost frame of the backtrace)."""
-    text = str(error).split("Stack backtrace:")[0]  # older wasmtime appends its own
-    head, _, cause = text.partition("Caused by:")
-    reasons = [line.strip() for line in (cause or head).splitlines() if line.strip()]
+    head, causes = _reasons(error)
+    reasons = causes or [line.strip() for line in head.splitlines() if line.strip()]
     reason = reasons[-1] if reasons else type(error).__name__
     if reason.startswith("wasm trap:"):
         reason = reason[len("wasm trap:") :].strip()

@@ -303,7 +303,7 @@ def _stdio(name: str, value, readable: bool):
     if readable and isinstance(value, (bytes, bytearray, memoryview)):
         return ("reader", io.BytesIO(bytes(value)))
     if isinstance(value, io.TextIOBase):
-        raise InvalidArgType(f"{name} must be a binary file object, not a text stream (pass its .buffer)")
+        raise InvalidArgType(f"{name} must be a binary file object, not a text stream ({_text_stream_fix(value, readable)})")
     fileno = _fileno(value)
     if fileno is not None:
         return ("file", value)
@@ -313,6 +313,16 @@ def _stdio(name: str, value, readable: bool):
         return ("writer", value)
     kinds = "an int fd, bytes or a binary file object" if readable else "an int fd or a binary file object"
     raise InvalidArgType(f"{name} must be {kinds}, not {describe(value)}")
+
+
+def _text_stream_fix(stream: io.TextIOBase, readable: bool) -> str:
+    """What to pass instead of a text stream: the bytes under it, or, for
+    one that has none (a StringIO), what holds bytes."""
+    if isinstance(getattr(stream, "buffer", None), io.BufferedIOBase):
+        return "pass its .buffer"
+    if readable:
+        return "pass the text encoded, as bytes, or an io.BytesIO"
+    return "pass an io.BytesIO, and decode its getvalue()"
 
 
 def _sockets(sockets) -> list:
@@ -401,7 +411,7 @@ def _memory_export(exports: dict) -> wasmtime.Memory:
 
 def _not_started(name: str):
     def waiting(*args):
-        raise NotStarted()
+        raise NotStarted(name)
 
     return waiting
 

@@ -53,6 +53,23 @@ def test_bad_option(options, error, kind):
                              OutOfRange: "ERR_OUT_OF_RANGE"}[error]
 
 
+@pytest.mark.parametrize(
+    "options, fix",
+    [
+        (dict(stdout=io.StringIO()), "pass an io.BytesIO, and decode its getvalue()"),
+        (dict(stderr=io.StringIO()), "pass an io.BytesIO, and decode its getvalue()"),
+        (dict(stdin=io.StringIO("input")), "pass the text encoded, as bytes, or an io.BytesIO"),
+        (dict(stdout=io.TextIOWrapper(io.BytesIO())), "pass its .buffer"),
+    ],
+)
+def test_a_text_stream_for_stdio_says_what_to_pass_instead(options, fix):
+    # A StringIO has no .buffer: the way out is a BytesIO (or bytes for stdin).
+    (name,) = options
+    with pytest.raises(InvalidArgType) as info:
+        WASI(**options)
+    assert str(info.value) == f"{name} must be a binary file object, not a text stream ({fix})"
+
+
 def test_options_are_checked_in_nodes_order(tmp_path):
     # Each option is wrong, and the error names the first in Node's order.
     # pywasi's own options come after Node's.

@@ -159,10 +159,17 @@ def test_host_functions_before_start_raise_not_started():
     assert info.value.code == "ERR_WASI_NOT_STARTED"
     with pytest.raises(NotStarted):
         w.wasi_import["sched_yield"]()  # even one that touches no memory
-    # The guest calling in before start: the export call raises it too.
+    # The guest calling in before start: the export call raises it too,
+    # naming the method that sets a reactor up.
     instance, store = instantiate(REACTOR, w)
-    with pytest.raises(NotStarted):
+    with pytest.raises(NotStarted) as info:
         instance.exports(store)["greet"](store)
+    assert str(info.value) == (
+        "fd_write was called before the WASI instance was set up: call wasi.initialize(instance, store) "
+        "before calling a reactor's exports (wasi.start(instance, store) runs a command)"
+    )
+    w.initialize(instance, store)
+    assert instance.exports(store)["greet"](store) == 100 + 1
 
 
 def test_wasi_import_after_start_is_the_lowered_abi():

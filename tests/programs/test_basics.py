@@ -88,6 +88,18 @@ def test_cli_trap_is_one_line_and_134(tmp_path):
     assert out.stderr == b"pywasi: trap: wasm `unreachable` instruction executed (in boom)\n"
 
 
+def test_cli_trap_with_several_causes_is_the_innermost_without_its_number(tmp_path):
+    # wasmtime numbers the causes of such a trap ("0: memory fault at ...",
+    # "1: wasm trap: ..."); the line is the last, as it reads.
+    module = tmp_path / "oob.wat"
+    module.write_text(
+        '(module (memory (export "memory") 1) (func $main (drop (i32.load (i32.const 70000))))'
+        ' (func (export "_start") (call $main)))'
+    )
+    out = pywasi_cli("run", str(module))
+    assert (out.returncode, out.stderr) == (134, b"pywasi: trap: out of bounds memory access (in main)\n")
+
+
 def test_cli_trap_in_a_host_call_names_the_function(tmp_path):
     module = tmp_path / "bad.wat"
     module.write_text(
@@ -107,7 +119,14 @@ def test_cli_trap_in_a_host_call_names_the_function(tmp_path):
         (["--frobnicate", "x.wasm"], b"pywasi run: unrecognized arguments: --frobnicate\n"),
         (["--wasi", "preview9", "x.wasm"], b"pywasi run: argument --wasi: invalid choice: 'preview9' (choose from 'auto', 'preview1', 'unstable')\n"),
         (["--dir", "/nonexistent-dir-for-pywasi", "x.wat"], b"pywasi: /nonexistent-dir-for-pywasi: No such file or directory\n"),
-        ([], b"pywasi run: the following arguments are required: MODULE, ARGS\n"),
+        ([], b"pywasi run: the following arguments are required: MODULE\n"),
+        (["--env", "A=b"], b"pywasi run: the following arguments are required: MODULE\n"),
+        (["--dir", ".::/data:rw", "x.wat"],
+         b"pywasi run: --dir '.::/data:rw': unknown suffix ':rw' (HOST::GUEST is writable, HOST::GUEST:ro read-only)\n"),
+        (["--dir", ".::/data:RO", "x.wat"],
+         b"pywasi run: --dir '.::/data:RO': unknown suffix ':RO' (HOST::GUEST is writable, HOST::GUEST:ro read-only)\n"),
+        (["--dir", "data:/data", "x.wat"],
+         b"pywasi run: --dir 'data:/data': no such directory (to name the guest's path, use '::': data::/data)\n"),
     ],
 )
 def test_cli_usage_errors_are_one_line_and_2(tmp_path, args, message):
@@ -149,9 +168,31 @@ BAD_MODULES = [
      'exports no memory: a WASI program exports its linear memory as "memory"'),
     ("reactor.wat", lambda: '(module (memory (export "memory") 1) (func (export "_initialize")))',
      "exports no _start function: not a WASI command (it is a reactor: it exports _initialize)"),
+    ("mistyped.wat", lambda: '(module (func (result i32) (i64.const 1)))',
+     "not a valid WebAssembly module: Invalid input WebAssembly code at offset 26: type mismatch: expected i32, found i64"),
     ("noimports.wat", lambda: '(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))',
      "cannot be instantiated: unknown import: `env::f` has not been defined"),
 ]
+
+
+# WAT text with an error: NAME:LINE:COLUMN, as compilers print it.
+BAD_WAT = [
+    ('(module\n  (memory (export "memory") 1)\n  (func (export "_start") (call $nope)))',
+     "3:33: error in WAT text: unknown func: failed to find name `$nope`"),
+    ("(module\n  (func $f (i32.const)))", "2:22: error in WAT text: expected a i32"),
+    (";; a comment first\n(modul)", "2:2: error in WAT text: expected valid module field"),
+    ("(module", "1:8: error in WAT text: expected `)`"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_WAT)
+def test_wat_errors_say_where(tmp_path, text, message):
+    (tmp_path / "bad.wat").write_text(text)
+    out = pywasi_cli("run", "bad.wat", cwd=tmp_path)
+    assert (out.returncode, out.stdout, out.stderr) == (2, b"", f"pywasi: bad.wat:{message}\n".encode())
+    with pytest.raises(ModuleError) as info:
+        run(text.encode(), cache=False)
+    assert str(info.value) == f"<bytes>:{message}"
 
 
 def write_bad(directory, name, content) -> str:
