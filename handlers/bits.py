@@ -7,7 +7,9 @@ rights and flags as ints.
 
 from __future__ import annotations
 
-from pywasi.generated.preview1 import Fdflags, Fstflags, Lookupflags, Oflags, Rights
+from pywasi.generated.preview1 import (
+    Eventrwflags, Fdflags, Fstflags, Lookupflags, Oflags, Riflags, Rights, Roflags, Sdflags, Subclockflags,
+)
 
 
 class _Bits:
@@ -22,3 +24,8 @@ FDFLAGS = _Bits(Fdflags)
 OFLAGS = _Bits(Oflags)
 LOOKUP = _Bits(Lookupflags)
 FST = _Bits(Fstflags)
+SUBCLOCK = _Bits(Subclockflags)
+EVENTRW = _Bits(Eventrwflags)
+RIFLAGS = _Bits(Riflags)
+ROFLAGS = _Bits(Roflags)
+SDFLAGS = _Bits(Sdflags)

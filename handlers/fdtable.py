@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pywasi.generated.preview1 import Errno
 
-from .descriptor import Descriptor
+from .descriptors.base import Descriptor
 from .errors import WasiError
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pywasi.generated.interface import Handlers
 
-from .args_env import ArgsEnv
-from .clock import Clocks
-from .fd import FdCalls
+from .calls.args_env import ArgsEnv
+from .calls.clock import Clocks
+from .calls.fd import FdCalls
+from .calls.path import PathCalls
+from .calls.poll import PollCalls
+from .calls.proc import Process
+from .calls.random import Randomness
+from .calls.sock import SockCalls
 from .fdtable import FdTable
-from .paths import PathCalls
-from .poll import PollCalls
-from .proc import Process
-from .random import Randomness
-from .sockets import SockCalls
 
 
 class Host(ArgsEnv, Clocks, Randomness, Process, FdCalls, PathCalls, PollCalls, SockCalls, Handlers):

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 import wasmtime
 
 from pywasi.generated import preview0, preview1
-from pywasi.handlers.descriptor import STREAM_READ, STREAM_WRITE, Descriptor
-from pywasi.handlers.dirs import Preopen
+from pywasi.handlers.descriptors.base import STREAM_READ, STREAM_WRITE, Descriptor
+from pywasi.handlers.descriptors.socket import Listener, listening_socket
+from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
 from pywasi.handlers.errors import ProcExit
 from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
-from pywasi.handlers.sockets import Listener, listening_socket
-from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
+from pywasi.handlers.preopens import HostDir
 
 from . import bridge, interrupt, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
@@ -274,8 +274,10 @@ def _env(env) -> list[bytes]:
     return out
 
 
-def _preopens(preopens) -> list[tuple[str, str, bool]]:
-    """(guest name, host path, read-only) for each preopen."""
+def _preopens(preopens) -> list[tuple[str, object, bool]]:
+    """(guest name, preopen object, read-only) for each preopen: a host path
+    becomes a HostDir; an object with `preopen` (a MemoryDir, an Overlay)
+    is itself."""
     if preopens is None:
         return []
     if not isinstance(preopens, Mapping):
@@ -287,7 +289,9 @@ def _preopens(preopens) -> list[tuple[str, str, bool]]:
         read_only = isinstance(host, ReadOnly)
         if read_only:
             host = host.path
-        out.append((guest, os.fsdecode(_encoded(host, f"preopens[{guest!r}]")), read_only))
+        if not callable(getattr(host, "preopen", None)):
+            host = HostDir(_encoded(host, f"preopens[{guest!r}]"))
+        out.append((guest, host, read_only))
     return out
 
 
@@ -367,9 +371,13 @@ def _host_setup(stdio, sockets, preopens, max_fds=None, max_output=None) -> FdTa
             fds.add(_stream(index, kind, value, max_output))
         for s in sockets:
             fds.add(Listener(s, owned=False) if isinstance(s, socket.socket) else Listener(listening_socket(s), owned=True))
-        for guest, host, read_only in preopens:
-            fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fds.add(Preopen(fd, guest, read_only))
+        for guest, tree, read_only in preopens:
+            directory = tree.preopen(guest, read_only)
+            try:
+                fds.add(directory)
+            except BaseException:
+                directory.close()
+                raise
     except BaseException:
         fds.close_all()
         raise

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pywasi.handlers import sandbox
+from pywasi.handlers.filesystems import host as sandbox
 from tests.support import UPSTREAM_WITX
 
 

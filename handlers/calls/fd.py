@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pywasi.generated.preview1 import Errno, Fdstat, Filestat, Prestat, PrestatDir, Preopentype, Whence
 
-from .bits import RIGHTS
-from .errors import WasiError
-from .fdtable import FdTable
+from ..bits import RIGHTS
+from ..errors import WasiError
+from ..fdtable import FdTable
 
 _FD_READ = RIGHTS.FD_READ
 _FD_WRITE = RIGHTS.FD_WRITE

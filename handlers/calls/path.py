@@ -1,14 +1,15 @@
 """path_* calls: look the directory up with the rights the call needs, delegate.
 
-The directory descriptor resolves the path beneath itself (handlers/sandbox.py).
+The directory descriptor resolves the path beneath itself, on its own
+filesystem (descriptors/directory.py).
 """
 
 from __future__ import annotations
 
 from pywasi.generated.preview1 import Errno, Filestat
 
-from .bits import LOOKUP, OFLAGS, RIGHTS
-from .errors import WasiError
+from ..bits import LOOKUP, OFLAGS, RIGHTS
+from ..errors import WasiError
 
 _FOLLOW = LOOKUP.SYMLINK_FOLLOW
 # path_open's rights by oflags: creating needs PATH_CREATE_FILE, truncating

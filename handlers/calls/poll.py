@@ -18,12 +18,12 @@ from pywasi.generated.preview1 import (
     Clockid, Errno, Event, EventFdReadwrite, Eventtype, Subscription,
 )
 
-from .bits import RIGHTS
-from .errors import WasiError, errno_of
-from .fdtable import FdTable
+from ..bits import EVENTRW, RIGHTS, SUBCLOCK
+from ..errors import WasiError, errno_of
+from ..fdtable import FdTable
 
-ABSTIME = 1  # subclockflags.SUBSCRIPTION_CLOCK_ABSTIME
-HANGUP = 1  # eventrwflags.FD_READWRITE_HANGUP
+ABSTIME = SUBCLOCK.SUBSCRIPTION_CLOCK_ABSTIME
+HANGUP = EVENTRW.FD_READWRITE_HANGUP
 _POLL_RIGHT = RIGHTS.POLL_FD_READWRITE
 _READ = select.POLLIN | select.POLLPRI
 _WRITE = select.POLLOUT

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from pywasi.generated.preview1 import Errno, Fdstat, Filestat, Filetype
 
-from .bits import RIGHTS
-from .errors import WasiError
+from ..bits import RIGHTS
+from ..errors import WasiError
 
 
 class Descriptor:
     filetype = Filetype.UNKNOWN
+    # The fdflags fd_fdstat_set_flags may change on this kind; any other bit
+    # is ENOTSUP (the sync flags are fixed at open: Linux ignores them in
+    # F_SETFL too).
+    settable_flags = 0
 
     def __init__(self, rights_base: int, rights_inheriting: int = 0, flags: int = 0):
         self.rights_base = int(rights_base)
@@ -34,7 +38,15 @@ class Descriptor:
         return Fdstat(self.filetype, self.flags, self.rights_base, self.rights_inheriting)
 
     def set_flags(self, flags: int) -> None:
-        raise WasiError(Errno.NOTSUP)
+        if flags & ~self.settable_flags:
+            raise WasiError(Errno.NOTSUP)
+        self.apply_flags(flags)
+        self.flags = (self.flags & ~self.settable_flags) | flags
+
+    def apply_flags(self, flags: int) -> None:
+        """Make what the descriptor stands on follow new fdflags. Most kinds
+        only record them (memory never blocks; a stream the guest does not
+        own keeps its host mode, NONBLOCK being emulated)."""
 
     def filestat(self) -> Filestat:
         return Filestat(dev=0, ino=0, filetype=self.filetype, nlink=0, size=0, atim=0, mtim=0, ctim=0)

@@ -1,9 +1,14 @@
 """Directory descriptors (preopens and the directories path_open opens) and
 the path operations they carry.
 
-Every path is resolved by the sandbox beneath the directory's host fd: an
-operation gets the parent directory of the last component, opened safely,
-and makes one *at call on the name, never following a symlink there.
+Directory is what every path_* call goes through: it holds the rights rules
+(what path_open may pass on, what a read-only preopen withholds) and the
+checks every filesystem shares (a symlink's target, readlink's buffer, a
+rename or link within one filesystem), and a kind of directory implements
+the rest on its own filesystem. HostDirectory resolves every path beneath its
+host fd with its resolver (filesystems/host.py): an operation gets the parent
+directory of the last component, opened safely, and makes one *at call on
+the name, never following a symlink there.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from itertools import islice
 
 from pywasi.generated.preview1 import Dirent, Errno, Filetype
 
-from . import libc, sandbox
-from .bits import FDFLAGS, LOOKUP, OFLAGS, RIGHTS
-from .descriptor import Descriptor
-from .errors import WasiError
-from .files import FILE_RIGHTS, File, OwnedFd, timespecs
-from .stdio import filestat_of, filetype_of
+from .. import libc
+from ..bits import FDFLAGS, LOOKUP, OFLAGS, RIGHTS
+from ..errors import WasiError
+from ..filesystems import host as host_fs
+from .base import Descriptor
+from .file import FILE_RIGHTS, File
+from .hostfd import HostFd, filestat_of, filetype_of, timespecs
 
 # What a directory may do itself, and what it may pass on to what is opened
 # under it (every right: path_open narrows them to what was asked).
@@ -60,22 +66,97 @@ _CREAT, _DIRECTORY = OFLAGS.CREAT, OFLAGS.DIRECTORY
 _FOLLOW = LOOKUP.SYMLINK_FOLLOW
 _FD_READ = RIGHTS.FD_READ
 _WRITES = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE  # need a writable host fd
-_SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 
 
-class Directory(OwnedFd):
+class Directory(Descriptor):
+    """A directory: the path operations, resolved beneath it. A kind gives
+    `same_filesystem`, `_open`, `_readlink`, `_symlink`, `_rename`, `_link`
+    and the operations on one name (mkdir, stat, set_times_at, rmdir, unlink),
+    and fd_readdir."""
+
     filetype = Filetype.DIRECTORY
+    settable_flags = FDFLAGS.APPEND | FDFLAGS.NONBLOCK  # nothing to append to or block on: recorded
+    name: bytes | None = None  # the guest's name for it, if it is a preopen
+
+    # A directory is no stream, whatever its kind stands on.
+    read = Descriptor.read
+    write = Descriptor.write
+    seek = Descriptor.seek
+    tell = Descriptor.tell
+    poll_now = Descriptor.poll_now
+
+    def preopened(self, name: str, read_only: bool = False) -> Directory:
+        """Make this the preopen `name`; a read-only one withholds WRITE_RIGHTS
+        from itself and from all that is opened under it."""
+        withheld = WRITE_RIGHTS if read_only else 0
+        self.rights_base = DIRECTORY_RIGHTS & ~withheld
+        self.rights_inheriting = ALL_RIGHTS & ~withheld
+        self.name = name.encode("utf-8", "surrogateescape")
+        return self
+
+    def prestat_name(self) -> bytes:
+        if self.name is None:
+            raise WasiError(Errno.BADF)
+        return self.name
+
+    def same_filesystem(self, other: Directory) -> bool:
+        """Whether a rename or link may go from here to `other`."""
+        raise NotImplementedError
+
+    def open(self, path, dirflags, oflags, rights_base, rights_inheriting, fdflags) -> Descriptor:
+        """path_open: a descriptor with the rights asked for that this
+        directory may pass on."""
+        if oflags & _DIRECTORY and oflags & _CREAT:  # Linux >= 6.4 says EINVAL too (older kernels created a file)
+            raise WasiError(Errno.INVAL)
+        base = rights_base & self.rights_inheriting
+        inheriting = rights_inheriting & self.rights_inheriting
+        return self._open(path, bool(dirflags & _FOLLOW), oflags, base, inheriting, fdflags)
+
+    def readlink(self, path, buf: memoryview) -> int:
+        """The link's target in `buf`, cut to its size (as readlink(2) does)."""
+        target = self._readlink(path)
+        n = min(len(target), len(buf))
+        buf[:n] = target[:n]
+        return n
+
+    def symlink(self, target: str, path):
+        raw = target.encode("utf-8")
+        if b"\0" in raw:
+            raise WasiError(Errno.INVAL)
+        if raw.startswith(b"/"):  # wasmtime refuses absolute targets too: they could only lead out
+            raise WasiError(Errno.NOTCAPABLE)
+        self._symlink(raw, path)
+
+    def rename(self, path, to: Descriptor, new_path):
+        self._rename(path, self._peer(to), new_path)
+
+    def link(self, follow, path, to: Descriptor, new_path):
+        self._link(follow, path, self._peer(to), new_path)
+
+    def _peer(self, to: Descriptor) -> Directory:
+        """The directory a rename or link goes to: EXDEV on another
+        filesystem, as rename(2) and link(2) answer across mounts."""
+        if not isinstance(to, Directory):
+            raise WasiError(Errno.NOTDIR)
+        if not self.same_filesystem(to):
+            raise WasiError(Errno.XDEV)
+        return to
+
+
+class HostDirectory(Directory, HostFd):
+    """A directory on the host, over its fd; paths are resolved beneath it by
+    `resolver`, which the directories opened under it inherit."""
 
     def __init__(
-        self, fd: int, rights_base: int = DIRECTORY_RIGHTS, rights_inheriting: int = ALL_RIGHTS, flags: int = 0
+        self, fd: int, rights_base: int = DIRECTORY_RIGHTS, rights_inheriting: int = ALL_RIGHTS, flags: int = 0,
+        resolver: host_fs.Resolver | None = None,
     ):
-        super().__init__(fd, rights_base, rights_inheriting, flags)
+        HostFd.__init__(self, fd, rights_base, rights_inheriting, flags)
+        self.resolver = resolver or host_fs.default()
         self._listing: list[tuple[Dirent, bytes]] | None = None
 
-    def set_flags(self, flags):
-        if flags & ~_SETTABLE:
-            raise WasiError(Errno.NOTSUP)
-        self.flags = flags  # nothing to append to or block on in a directory
+    def same_filesystem(self, other):
+        return isinstance(other, HostDirectory)
 
     # fd_readdir ------------------------------------------------------------
 
@@ -107,24 +188,17 @@ class Directory(OwnedFd):
 
     # Path operations -----------------------------------------------------
 
-    def open(self, path, dirflags, oflags, rights_base, rights_inheriting, fdflags) -> Descriptor:
-        """path_open: a File or Directory with the rights asked for that this
-        directory may pass on."""
-        base = rights_base & self.rights_inheriting
-        inheriting = rights_inheriting & self.rights_inheriting
+    def _open(self, path, follow, oflags, base, inheriting, fdflags) -> Descriptor:
         flags = _OFLAGS[oflags] | _FDFLAGS[fdflags] | os.O_NOCTTY
-        if oflags & _DIRECTORY:
-            if oflags & _CREAT:  # Linux >= 6.4 says EINVAL too (older kernels created a file)
-                raise WasiError(Errno.INVAL)
-        elif base & _WRITES:
+        if not oflags & _DIRECTORY and base & _WRITES:
             flags |= os.O_RDWR if base & _FD_READ else os.O_WRONLY
-        if not dirflags & _FOLLOW:
+        if not follow:
             flags |= os.O_NOFOLLOW
-        fd = sandbox.open_at(self.fd, path, flags, 0o666)
+        fd = self.resolver.open_at(self.fd, path, flags, 0o666)
         try:
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
-                return Directory(fd, base & DIRECTORY_RIGHTS, inheriting, fdflags)
+                return HostDirectory(fd, base & DIRECTORY_RIGHTS, inheriting, fdflags, self.resolver)
             return File(fd, filetype_of(mode), base & FILE_RIGHTS, inheriting & FILE_RIGHTS, fdflags)
         except BaseException:
             os.close(fd)
@@ -140,12 +214,8 @@ class Directory(OwnedFd):
         times = timespecs(atim, mtim, fst_flags)
         self._at(path, follow, lambda d, name: libc.utimensat(d, name, times))
 
-    def readlink(self, path, buf: memoryview) -> int:
-        """The link's target in `buf`, cut to its size (as readlink(2) does)."""
-        target = self._at(path, False, lambda d, name: os.readlink(name, dir_fd=d))
-        n = min(len(target), len(buf))
-        buf[:n] = target[:n]
-        return n
+    def _readlink(self, path) -> bytes:
+        return self._at(path, False, lambda d, name: os.readlink(name, dir_fd=d))
 
     def rmdir(self, path):
         self._named(path, lambda d, name: os.rmdir(name, dir_fd=d))
@@ -153,21 +223,14 @@ class Directory(OwnedFd):
     def unlink(self, path):
         self._named(path, lambda d, name: os.unlink(name, dir_fd=d))
 
-    def symlink(self, target: str, path):
-        raw = target.encode("utf-8")
-        if b"\0" in raw:
-            raise WasiError(Errno.INVAL)
-        if raw.startswith(b"/"):  # wasmtime refuses absolute targets too: they could only lead out
-            raise WasiError(Errno.NOTCAPABLE)
-        self._named(path, lambda d, name: os.symlink(raw, name, dir_fd=d))
+    def _symlink(self, target: bytes, path):
+        self._named(path, lambda d, name: os.symlink(target, name, dir_fd=d))
 
-    def rename(self, path, to: Descriptor, new_path):
-        to = _directory(to)
+    def _rename(self, path, to: HostDirectory, new_path):
         self._named(path, lambda d, name: to._named(
             new_path, lambda d2, name2: os.rename(name, name2, src_dir_fd=d, dst_dir_fd=d2)))
 
-    def link(self, follow, path, to: Descriptor, new_path):
-        to = _directory(to)
+    def _link(self, follow, path, to: HostDirectory, new_path):
         self._at(path, follow, lambda d, name: to._named(
             new_path, lambda d2, name2: os.link(name, name2, src_dir_fd=d, dst_dir_fd=d2, follow_symlinks=False)))
 
@@ -175,11 +238,11 @@ class Directory(OwnedFd):
         """`action(dirfd, name)` on the last component of `path`, resolved
         (a trailing slash follows a symlink there, as a lookup does)."""
         base = self.fd
-        dirfd, name = sandbox.parent(base, path, follow)
+        dirfd, name = self.resolver.parent(base, path, follow)
         try:
             return action(dirfd, name)
         finally:
-            sandbox.release(base, dirfd)
+            self.resolver.release(base, dirfd)
 
     def _named(self, path: str, action):
         """`action(dirfd, name)` for a call that names its last component
@@ -191,26 +254,6 @@ class Directory(OwnedFd):
         bare = path.rstrip("/") or path
         slash = b"/" if bare != path else b""
         return self._at(bare, False, lambda d, name: action(d, name + slash))
-
-
-class Preopen(Directory):
-    """A directory the host handed to the guest under a name; a read-only one
-    withholds WRITE_RIGHTS from itself and from all that is opened under it."""
-
-    def __init__(self, fd: int, name: str, read_only: bool = False):
-        withheld = WRITE_RIGHTS if read_only else 0
-        super().__init__(fd, DIRECTORY_RIGHTS & ~withheld, ALL_RIGHTS & ~withheld)
-        self.name = name.encode("utf-8", "surrogateescape")
-        self.read_only = read_only
-
-    def prestat_name(self) -> bytes:
-        return self.name
-
-
-def _directory(d: Descriptor) -> Directory:
-    if not isinstance(d, Directory):
-        raise WasiError(Errno.NOTDIR)
-    return d
 
 
 def _entry_type(entry: os.DirEntry) -> Filetype:

@@ -8,23 +8,21 @@ checks its own. Sends never raise SIGPIPE: a peer that went away is EPIPE.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 
 from pywasi.generated.preview1 import Errno, Filetype
 
-from .bits import FDFLAGS, RIGHTS
-from .descriptor import Descriptor
-from .errors import WasiError
-from .fdtable import FdTable
-from .stdio import filestat_of, pending_bytes
+from ..bits import FDFLAGS, RIFLAGS, RIGHTS, ROFLAGS, SDFLAGS
+from ..errors import WasiError
+from .base import Descriptor
+from .hostfd import HostFd
 
 _NONBLOCK = FDFLAGS.NONBLOCK
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
-_RECV_PEEK, _RECV_WAITALL = 1, 2  # riflags
-_RECV_DATA_TRUNCATED = 1  # roflags
-_SHUTDOWN = {1: socket.SHUT_RD, 2: socket.SHUT_WR, 3: socket.SHUT_RDWR}  # sdflags RD, WR
+_RECV_PEEK, _RECV_WAITALL = RIFLAGS.RECV_PEEK, RIFLAGS.RECV_WAITALL
+_RECV_DATA_TRUNCATED = ROFLAGS.RECV_DATA_TRUNCATED
+_SHUTDOWN = {SDFLAGS.RD: socket.SHUT_RD, SDFLAGS.WR: socket.SHUT_WR, SDFLAGS.RD | SDFLAGS.WR: socket.SHUT_RDWR}
 
 LISTENER_RIGHTS = (
     RIGHTS.SOCK_ACCEPT | RIGHTS.POLL_FD_READWRITE | RIGHTS.FD_FDSTAT_SET_FLAGS | RIGHTS.FD_FILESTAT_GET
@@ -35,14 +33,15 @@ CONNECTION_RIGHTS = (
 )
 
 
-class Socket(Descriptor):
+class Socket(HostFd):
+    """A stream socket over its host fd (filestat and poll_oneoff as any host
+    fd: always waited on in poll()). `owned`: pywasi's own, closed with it."""
+
     filetype = Filetype.SOCKET_STREAM
 
     def __init__(self, sock: socket.socket, rights: int, owned: bool):
-        super().__init__(rights)
+        super().__init__(sock.fileno(), rights, owned=owned)
         self.sock = sock
-        self.owned = owned
-        self.poll_fd = sock.fileno()
 
     def need(self, right: int) -> None:
         if not self.rights_base & right:
@@ -51,16 +50,7 @@ class Socket(Descriptor):
     def close(self) -> None:
         if self.owned:
             self.sock.close()
-        self.poll_fd = -1
-
-    def filestat(self):
-        return filestat_of(os.fstat(self.sock.fileno()))
-
-    def poll_now(self, write):
-        return None  # always waited on in poll()
-
-    def poll_result(self, write, hangup):
-        return (0 if write else pending_bytes(self.poll_fd)), hangup
+        self.fd = -1
 
     # Data calls live here, not on Connection: on a listener, which is a
     # socket but lacks the rights, they are ENOTCAPABLE rather than ENOTSOCK.
@@ -101,10 +91,7 @@ class Listener(Socket):
     def __init__(self, sock: socket.socket, owned: bool):
         super().__init__(sock, LISTENER_RIGHTS, owned)
 
-    def set_flags(self, flags):
-        if flags & ~_NONBLOCK:
-            raise WasiError(Errno.NOTSUP)
-        self.flags = flags  # emulated: the host's socket keeps its own mode
+    settable_flags = _NONBLOCK  # emulated: the host's socket keeps its own mode
 
     def sock_accept(self, flags: int) -> Descriptor:
         self.need(RIGHTS.SOCK_ACCEPT)
@@ -130,35 +117,8 @@ class Connection(Socket):
         sock.setblocking(not nonblocking)
         self.flags = _NONBLOCK if nonblocking else 0
 
-    def set_flags(self, flags):
-        if flags & ~(_NONBLOCK | FDFLAGS.APPEND):
-            raise WasiError(Errno.NOTSUP)
+    def apply_flags(self, flags):
         self.sock.setblocking(not flags & _NONBLOCK)
-        self.flags = flags
-
-class SockCalls:
-    fds: FdTable
-
-    def sock_accept(self, fd: int, flags: int) -> int:
-        listener = self.fds.get(fd)
-        if not self.fds.has_room():
-            raise WasiError(Errno.MFILE)  # before accepting: the connection stays queued
-        conn = listener.sock_accept(flags)
-        try:
-            return self.fds.add(conn)
-        except WasiError:
-            conn.close()
-            raise
-
-    def sock_recv(self, fd: int, ri_data: list[memoryview], ri_flags: int) -> tuple[int, int]:
-        return self.fds.get(fd).sock_recv(ri_data, ri_flags)
-
-    def sock_send(self, fd: int, si_data: list[memoryview], si_flags: int) -> int:
-        return self.fds.get(fd).sock_send(si_data, si_flags)
-
-    def sock_shutdown(self, fd: int, how: int) -> None:
-        self.fds.get(fd).sock_shutdown(how)
-
 
 def listening_socket(spec: str) -> socket.socket:
     """A socket listening on "HOST:PORT" ("[::1]:PORT" for IPv6)."""

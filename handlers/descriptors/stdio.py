@@ -8,93 +8,27 @@ fd_close drops the descriptor, and NONBLOCK is emulated with select().
 
 from __future__ import annotations
 
-import array
-import fcntl
 import os
 import select
-import stat
-import termios
 
-from pywasi.generated.preview1 import Errno, Filestat, Filetype
+from pywasi.generated.preview1 import Errno, Filetype
 
-from .bits import FDFLAGS, RIGHTS
-from .descriptor import Descriptor
-from .errors import WasiError
+from ..bits import FDFLAGS, RIGHTS
+from ..errors import WasiError
+from .base import Descriptor
+from .hostfd import HostFd, filetype_of
 
-_FILETYPES = {
-    stat.S_IFCHR: Filetype.CHARACTER_DEVICE,
-    stat.S_IFREG: Filetype.REGULAR_FILE,
-    stat.S_IFSOCK: Filetype.SOCKET_STREAM,
-    stat.S_IFBLK: Filetype.BLOCK_DEVICE,
-    stat.S_IFDIR: Filetype.DIRECTORY,
-    stat.S_IFLNK: Filetype.SYMBOLIC_LINK,  # path_filestat_get without SYMLINK_FOLLOW
-}
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 _NONBLOCK = FDFLAGS.NONBLOCK
 
 
-def filetype_of(mode: int) -> Filetype:
-    # A FIFO has no WASI filetype; wasmtime reports it as unknown too.
-    return _FILETYPES.get(stat.S_IFMT(mode), Filetype.UNKNOWN)
-
-
-def filestat_of(st: os.stat_result) -> Filestat:
-    return Filestat(
-        dev=st.st_dev,
-        ino=st.st_ino,
-        filetype=filetype_of(st.st_mode),
-        nlink=st.st_nlink,
-        size=st.st_size,
-        atim=st.st_atime_ns,
-        mtim=st.st_mtime_ns,
-        ctim=st.st_ctime_ns,
-    )
-
-
-def pending_bytes(fd: int) -> int:
-    """Bytes ready to read on a pipe, socket or terminal (FIONREAD); 0 if the
-    host cannot tell."""
-    count = array.array("i", [0])
-    try:
-        fcntl.ioctl(fd, termios.FIONREAD, count, True)
-    except OSError:
-        return 0
-    return max(0, count[0])
-
-
-class PolledHostFd:
-    """poll_oneoff for a descriptor over a host fd (a stream, or a file the
-    guest opened): a regular file is always ready, with what is left of it to
-    read; anything else (a pipe, a terminal, a device) is waited on in poll()."""
-
-    fd: int
-    filetype: Filetype
-
-    @property
-    def poll_fd(self) -> int:
-        return self.fd
-
-    def poll_now(self, write):
-        if self.filetype != Filetype.REGULAR_FILE:
-            return None
-        if write:
-            return 0, False
-        left = os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR)
-        return max(0, left), False
-
-    def poll_result(self, write, hangup):
-        return (0 if write else pending_bytes(self.fd)), hangup
-
-
-class HostStream(PolledHostFd, Descriptor):
+class HostStream(HostFd):
     """A host fd the guest may read or write but does not own. `keep` is the
     file object the fd came from: held, so that its fd stays open."""
 
     def __init__(self, fd: int, rights: int, keep: object = None):
-        super().__init__(rights)
-        self.fd = fd
+        super().__init__(fd, rights, filetype=filetype_of(os.fstat(fd).st_mode), owned=False)
         self.keep = keep
-        self.filetype = filetype_of(os.fstat(fd).st_mode)
         # wasi-libc's isatty() takes a character device without seek and tell
         # for a terminal: one that is none (/dev/null) keeps them, as uvwasi
         # gives them.
@@ -103,34 +37,23 @@ class HostStream(PolledHostFd, Descriptor):
         ):
             self.rights_base |= RIGHTS.FD_SEEK | RIGHTS.FD_TELL
 
+    # NONBLOCK is emulated: the host's fd keeps its own mode.
+
     def read(self, iovs):
         if self.flags & _NONBLOCK and not select.select([self.fd], [], [], 0)[0]:
             raise WasiError(Errno.AGAIN)
-        return os.readv(self.fd, iovs)
+        return super().read(iovs)
 
     def write(self, iovs):
         if self.flags & _NONBLOCK and not select.select([], [self.fd], [], 0)[1]:
             raise WasiError(Errno.AGAIN)
-        # One buffer is the common case, and os.write costs 130 ns less than os.writev.
-        return os.write(self.fd, iovs[0]) if len(iovs) == 1 else os.writev(self.fd, iovs)
-
-    def set_flags(self, flags):
-        if flags & ~_SETTABLE:
-            raise WasiError(Errno.NOTSUP)
-        self.flags = flags
-
-    def filestat(self):
-        return filestat_of(os.fstat(self.fd))
-
-    def seek(self, offset, whence):
-        return os.lseek(self.fd, offset, int(whence))
-
-    def tell(self):
-        return os.lseek(self.fd, 0, os.SEEK_CUR)
+        return super().write(iovs)
 
 
 class MemoryInput(Descriptor):
     """stdin from bytes or a binary object with readinto() (BytesIO)."""
+
+    settable_flags = _SETTABLE  # memory never blocks: NONBLOCK changes nothing
 
     def __init__(self, source, rights: int):
         super().__init__(rights)
@@ -144,11 +67,6 @@ class MemoryInput(Descriptor):
             if n < len(view):
                 break
         return total
-
-    def set_flags(self, flags):
-        if flags & ~_SETTABLE:
-            raise WasiError(Errno.NOTSUP)
-        self.flags = flags  # memory never blocks: NONBLOCK changes nothing
 
     def poll_now(self, write):
         if write:
@@ -171,6 +89,8 @@ class MemoryOutput(Descriptor):
     At most `limit` bytes are kept: past it writes fail with EFBIG, as they
     would past a file size limit (a short count of 0 would make libc retry
     forever), and `truncated` says so."""
+
+    settable_flags = _SETTABLE
 
     def __init__(self, sink, rights: int, limit: int | None = None):
         super().__init__(rights)
@@ -199,8 +119,3 @@ class MemoryOutput(Descriptor):
         if not write:
             raise WasiError(Errno.BADF)
         return 0, False
-
-    def set_flags(self, flags):
-        if flags & ~_SETTABLE:
-            raise WasiError(Errno.NOTSUP)
-        self.flags = flags

@@ -47,10 +47,10 @@ def test_statuses_that_exist_today(version):
         ("fd_prestat_get", "fd.FdCalls"), ("proc_exit", "proc.Process"), ("random_get", "random.Randomness"),
     ]:
         assert v.status(name) == audit.FunctionStatus(
-            name=name, status="implemented", handler=f"pywasi.handlers.{cls}.{name}", reason=None
+            name=name, status="implemented", handler=f"pywasi.handlers.calls.{cls}.{name}", reason=None
         )
     assert v.status("proc_raise") == audit.FunctionStatus(
-        name="proc_raise", status="enosys", handler="pywasi.handlers.proc.Process.proc_raise", reason=PROC_RAISE_REASON
+        name="proc_raise", status="enosys", handler="pywasi.handlers.calls.proc.Process.proc_raise", reason=PROC_RAISE_REASON
     )
 
 
@@ -103,7 +103,7 @@ def test_a_host_of_ones_own_is_audited_from_its_classes():
     assert v.status("sock_accept") == audit.FunctionStatus(
         name="sock_accept", status="enosys", handler=f"{here}.sock_accept", reason="no sockets here"
     )
-    assert v.status("fd_write").handler == "pywasi.handlers.fd.FdCalls.fd_write"
+    assert v.status("fd_write").handler == "pywasi.handlers.calls.fd.FdCalls.fd_write"
     base = by_version()["preview1"]
     gained = base.status("path_open").status != "implemented"
     lost = base.status("sock_accept").status == "implemented"
@@ -181,7 +181,7 @@ def test_module_audit_lists_exactly_what_a_c_program_imports():
     assert table[0] == f"{wasm}: a command (exports _start)"
     assert table[1] == "imports from wasi_snapshot_preview1:"
     assert [line.split()[0] for line in table[2:7]] == [i["name"] for i in data["wasi"]]
-    assert "  fd_write       implemented  pywasi.handlers.fd.FdCalls.fd_write" in table
+    assert "  fd_write       implemented  pywasi.handlers.calls.fd.FdCalls.fd_write" in table
 
 
 MISMATCHED = """
@@ -204,7 +204,7 @@ def test_a_wrong_import_signature_is_flagged(tmp_path):
         f"{module}: a reactor (exports _initialize)\n"
         "imports from wasi_snapshot_preview1:\n"
         "  fd_write      MISMATCH         declared (i32, i32) -> i32, the spec's is (i32, i32, i32, i32) -> i32\n"
-        "  proc_exit     implemented      pywasi.handlers.proc.Process.proc_exit\n"
+        "  proc_exit     implemented      pywasi.handlers.calls.proc.Process.proc_exit\n"
         "  no_such_call  not in the spec  declared () -> ()\n"
         "other imports (not WASI):\n"
         "  env.memory  memory\n"

@@ -7,7 +7,7 @@ import pytest
 
 from pywasi import WASI, InvalidArgType, ReadOnly
 from pywasi.handlers.bits import RIGHTS
-from pywasi.handlers.dirs import WRITE_RIGHTS
+from pywasi.handlers.descriptors.directory import WRITE_RIGHTS
 
 
 def test_read_only_and_writable_preopens_side_by_side(tmp_path):

@@ -50,7 +50,7 @@ from pywasi.audit import ENOSYS, status_of
 from pywasi.codegen import abi as lowering, model as m
 from pywasi.codegen.layout import layout
 from pywasi.generated.preview1 import Clockid, Errno
-from pywasi.handlers import sandbox
+from pywasi.handlers.filesystems import host as sandbox
 from pywasi.handlers.errors import WasiError
 from pywasi.handlers.host import Host
 from pywasi.memory import IOV_MAX

@@ -16,10 +16,10 @@ from pathlib import Path
 import wasmtime
 
 from pywasi import WASI, ReadOnly, Stats
-from pywasi.handlers.dirs import Directory
-from pywasi.handlers.files import File
-from pywasi.handlers.sockets import Socket
-from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
+from pywasi.handlers.descriptors.directory import Directory
+from pywasi.handlers.descriptors.file import File
+from pywasi.handlers.descriptors.socket import Socket
+from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
 from tests.fuzz.guest import compiled
 
 ARGS = ["fuzz", "ärg", ""]

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from pywasi import ReadOnly
-from pywasi.handlers.dirs import Directory
+from pywasi.handlers.descriptors.directory import HostDirectory
 from tests.support import C_SOURCES, compile_c, pywasi_cli, rename_import_module, run_captured
 
 EXPECTED = {
@@ -152,13 +152,13 @@ def test_readdir_takes_several_calls(tmp_path, monkeypatch):
     # wasi-libc reads entries 4 KiB at a time; 300 entries of 24 + 29 bytes
     # need at least four fd_readdir calls, each resuming at a cookie.
     calls = []
-    original = Directory.readdir
+    original = HostDirectory.readdir
 
     def counting(self, cookie):
         calls.append(cookie)
         return original(self, cookie)
 
-    monkeypatch.setattr(Directory, "readdir", counting)
+    monkeypatch.setattr(HostDirectory, "readdir", counting)
     code, out, _ = run_captured(fs_program("fs_dirs.c"), args=["x"], preopens={"/box": tmp_path})
     assert (code, out.decode()) == (0, EXPECTED["fs_dirs.c"])
     first_pass = calls[: calls.index(0, 1)]

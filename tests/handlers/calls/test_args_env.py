@@ -1,4 +1,4 @@
-from pywasi.handlers.args_env import ArgsEnv
+from pywasi.handlers.calls.args_env import ArgsEnv
 
 
 def test_sizes_count_the_nuls():

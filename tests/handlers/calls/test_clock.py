@@ -1,7 +1,7 @@
 import time
 
 from pywasi.generated.preview1 import Clockid
-from pywasi.handlers.clock import Clocks
+from pywasi.handlers.calls.clock import Clocks
 
 
 def test_each_clock_reads_its_host_clock():

@@ -11,11 +11,11 @@ import pytest
 from pywasi.generated.interface import Handlers
 from pywasi.generated.preview1 import Advice, Errno, Whence
 from pywasi.handlers.bits import LOOKUP, RIGHTS
-from pywasi.handlers.descriptor import STREAM_READ, STREAM_WRITE
-from pywasi.handlers.dirs import Preopen
+from pywasi.handlers.descriptors.base import STREAM_READ, STREAM_WRITE
+from pywasi.handlers.descriptors.directory import HostDirectory
 from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
-from pywasi.handlers.stdio import MemoryInput, MemoryOutput
+from pywasi.handlers.descriptors.stdio import MemoryInput, MemoryOutput
 from tests.support import wasi_errno
 
 BAD = 99
@@ -26,7 +26,7 @@ def make_host(path, *, read_only=False, max_fds=1 << 20) -> Host:
     fds.add(MemoryInput(io.BytesIO(b""), STREAM_READ))
     fds.add(MemoryOutput(io.BytesIO(), STREAM_WRITE))
     fds.add(MemoryOutput(io.BytesIO(), STREAM_WRITE))
-    fds.add(Preopen(os.open(path, os.O_RDONLY | os.O_DIRECTORY), "/box", read_only))
+    fds.add(HostDirectory(os.open(path, os.O_RDONLY | os.O_DIRECTORY)).preopened("/box", read_only))
     return Host(args=[], env=[], fds=fds, return_on_exit=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 from pywasi.generated.interface import Handlers
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers.bits import FST, LOOKUP, OFLAGS, RIGHTS
-from tests.handlers.test_fd import make_host
+from tests.handlers.calls.test_fd import make_host
 from tests.support import Untouched, wasi_errno
 
 BAD = 99

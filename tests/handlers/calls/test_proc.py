@@ -2,7 +2,7 @@ import pytest
 
 from pywasi.generated.preview1 import Errno, Signal
 from pywasi.handlers.errors import ProcExit, WasiError
-from pywasi.handlers.proc import Process
+from pywasi.handlers.calls.proc import Process
 
 
 def test_exit():

@@ -1,6 +1,6 @@
 import os
 
-from pywasi.handlers.random import Randomness
+from pywasi.handlers.calls.random import Randomness
 
 
 def test_fills_exactly_and_does_not_repeat():

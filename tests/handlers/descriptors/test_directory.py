@@ -10,8 +10,8 @@ import pytest
 
 from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, FST, LOOKUP, OFLAGS, RIGHTS
-from pywasi.handlers.dirs import DIRECTORY_RIGHTS, WRITE_RIGHTS, Directory, Preopen
-from pywasi.handlers.files import FILE_RIGHTS, File
+from pywasi.handlers.descriptors.directory import DIRECTORY_RIGHTS, WRITE_RIGHTS, Directory, HostDirectory
+from pywasi.handlers.descriptors.file import FILE_RIGHTS, File
 from pywasi.handlers.errors import WasiError, errno_of
 from tests.support import wasi_errno
 
@@ -25,7 +25,7 @@ def root(tmp_path, strategy):
     (tmp_path / "f").write_bytes(b"content")
     (tmp_path / "d").mkdir()
     os.symlink("f", tmp_path / "link")
-    d = Preopen(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY), "/root")
+    d = HostDirectory(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)).preopened("/root")
     yield d
     d.close()
 
@@ -40,7 +40,7 @@ def test_open_grants_what_was_asked_and_the_directory_passes_on(root):
     with pytest.raises(OSError):
         os.write(f.fd, b"x")  # opened read-only on the host too
     f.close()
-    narrow = Directory(os.dup(root.fd), DIRECTORY_RIGHTS, RIGHTS.FD_READ)
+    narrow = HostDirectory(os.dup(root.fd), DIRECTORY_RIGHTS, RIGHTS.FD_READ)
     f = narrow.open("f", FOLLOW, 0, READ | WRITE, READ, 0)
     assert (f.rights_base, f.rights_inheriting) == (RIGHTS.FD_READ, RIGHTS.FD_READ)
     f.close()
@@ -220,7 +220,7 @@ def test_calls_that_name_a_path_answer_as_the_kernel_does(tmp_path, strategy):
         for a in names:
             for b in names if op in ("rename", "link", "symlink") else [None]:
                 box, twin = tmp_path / "box", tmp_path / "twin"
-                d = Preopen(tree(box), "/box")
+                d = HostDirectory(tree(box)).preopened("/box")
                 got = outcome(box, lambda: ours[op](d, a, b))
                 d.close()
                 t = tree(twin)
@@ -233,7 +233,7 @@ def test_calls_that_name_a_path_answer_as_the_kernel_does(tmp_path, strategy):
 
 
 def test_read_only_preopen_withholds_every_writing_right(tmp_path):
-    ro = Preopen(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY), "/ro", read_only=True)
+    ro = HostDirectory(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)).preopened("/ro", read_only=True)
     assert ro.rights_base == DIRECTORY_RIGHTS & ~WRITE_RIGHTS
     assert ro.rights_inheriting & WRITE_RIGHTS == 0
     assert ro.rights_base & RIGHTS.PATH_OPEN and ro.rights_base & RIGHTS.FD_READDIR

@@ -9,7 +9,7 @@ import pytest
 
 from pywasi.generated.preview1 import Advice, Errno, Filetype, Whence
 from pywasi.handlers.bits import FDFLAGS, FST
-from pywasi.handlers.files import FILE_RIGHTS, File
+from pywasi.handlers.descriptors.file import FILE_RIGHTS, File
 from tests.support import wasi_errno
 
 

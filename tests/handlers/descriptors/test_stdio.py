@@ -5,9 +5,9 @@ import pytest
 
 from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, RIGHTS
-from pywasi.handlers.descriptor import STREAM_READ, STREAM_WRITE
+from pywasi.handlers.descriptors.base import STREAM_READ, STREAM_WRITE
 from pywasi.handlers.errors import WasiError
-from pywasi.handlers.stdio import HostStream, MemoryInput, MemoryOutput
+from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
 
 
 def test_host_stream_on_a_pipe():

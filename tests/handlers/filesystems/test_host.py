@@ -4,12 +4,13 @@ nothing outside."""
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
 
 from pywasi.generated.preview1 import Errno
-from pywasi.handlers import sandbox
+from pywasi.handlers.filesystems import host as sandbox
 from pywasi.handlers.errors import WasiError
 from pywasi.handlers.errors import errno_of as host_errno
 from tests.support import Untouched, wasi_errno
@@ -124,6 +125,34 @@ def test_forty_hops_resolve_and_forty_one_do_not(world, box):
         os.symlink(f"l{i + 1}" if i < 40 else "d/f", world / "box" / f"l{i}")
     assert read(box, "l1") == b"inside\n"  # l1 -> ... -> l40 -> d/f: 40 hops
     assert wasi_errno(lambda: read(box, "l0")) == Errno.LOOP  # 41
+
+
+def test_one_budget_for_the_whole_path(world, box):
+    """Links in the directories of a path and at its end count together: 30
+    and 30 are ELOOP, as the kernel answers for the same path, while 20 and
+    20 resolve."""
+    root = world / "box"
+    for prefix, count in (("a", 30), ("b", 20)):
+        for i in range(count):  # {prefix}0 -> {prefix}1 -> ... -> d
+            os.symlink(f"{prefix}{i + 1}" if i + 1 < count else "d", root / f"{prefix}{i}")
+        for i in range(count):  # d/{prefix}f0 -> ... -> f
+            os.symlink(f"{prefix}f{i + 1}" if i + 1 < count else "f", root / "d" / f"{prefix}f{i}")
+    assert os.path.exists(root / "b0" / "bf0")
+    with pytest.raises(OSError) as host:
+        os.stat(root / "a0" / "af0")
+    assert host.value.errno == errno.ELOOP
+
+    def stat_followed(path):
+        dirfd, name = sandbox.parent(box, path, True)
+        try:
+            return os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_ino
+        finally:
+            sandbox.release(box, dirfd)
+
+    assert stat_followed("b0/bf0") == (root / "d" / "f").stat().st_ino
+    assert read(box, "b0/bf0") == b"inside\n"
+    assert wasi_errno(lambda: stat_followed("a0/af0")) == Errno.LOOP
+    assert wasi_errno(lambda: read(box, "a0/af0")) == Errno.LOOP
 
 
 def test_nofollow_refuses_a_symlink_at_the_end_only(box):
