@@ -31,8 +31,11 @@ region is. The rules below say it, and they are the only place that does:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from . import model as m
+from . import naming
+from .codecs import Codecs, Scalar, int_of, invalid_bits, is_scalar
 from .layout import Layout, layout
 from .naming import py_param
 
@@ -52,110 +55,169 @@ class CoreParam:
     name: str
     wasm: str  # "i32" or "i64"
 
+    @property
+    def mask(self) -> int:
+        """What a stub masks the value wasm passes with (it may come signed)."""
+        return MASK64 if self.wasm == "i64" else MASK32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Region:
+    """A guest region a stub checks (bounds, then alignment) before anything
+    else: `count` core parameter times `unit` bytes, or `unit` bytes."""
+
+    ptr: str
+    count: str | None
+    unit: int
+    align: int
+
 
 # Steps -----------------------------------------------------------------------
 # `arg` is the handler argument a lift step produces; `core` names the core
-# parameters it reads.
+# parameters it reads. `macro` names the template macro that prints the step;
+# `region`, the guest memory it needs in bounds before the handler runs.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftInt:
+    macro: ClassVar[str] = "lift_int"
     arg: str
     core: str
     int: m.Int
     wasm: str
+    max: int | None  # narrower than the core type: larger is EINVAL
+    signed_max: int | None  # signed: larger values wrap to negative
+    modulus: int
+    region: None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftEnum:
+    macro: ClassVar[str] = "lift_enum"
     arg: str
     core: str
     named: m.Named
+    count: int  # cases: at or past it is EINVAL
+    table: str  # version value -> canonical member
+    region: None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftFlags:
+    macro: ClassVar[str] = "lift_flags"
     arg: str
     core: str
     named: m.Named
+    invalid: int  # bits of the core value that name no flag: EINVAL
+    translate: str | None  # the function moving bits to the canonical ones
+    region: None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftHandle:
+    macro: ClassVar[str] = "lift_handle"
     arg: str
     core: str
+    region: None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftString:
+    macro: ClassVar[str] = "lift_string"
     arg: str
     ptr: str
     len: str
+    region: Region
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftBuffer:
     """pointer u8 + <name>_len: a writable view of guest memory."""
 
+    macro: ClassVar[str] = "lift_buffer"
     arg: str
     ptr: str
     len: str
+    region: Region
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftBufferList:
     """A list of iovec/ciovec records: a list of views of guest memory."""
 
+    macro: ClassVar[str] = "lift_buffer_list"
     arg: str
     ptr: str
     len: str
     element: m.Named  # a record of (pointer u8, size)
     layout: Layout
+    struct: str  # the record's struct.Struct
     buf_offset: int
     len_offset: int
+    region: Region
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiftArray:
     """A const pointer to `count` records, read into a list."""
 
+    macro: ClassVar[str] = "lift_array"
     arg: str
     ptr: str
     count: str
     element: m.Named
+    size: int
+    decoder: str  # the element's reader
+    region: Region
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutArray:
     """A pointer to room for `count` records, filled from the handler's list."""
 
+    macro: ClassVar[str] = "out_array"
     ptr: str
     count: str
     element: m.Named
+    size: int
+    encoder: str  # the element's writer
+    region: Region
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutStrings:
     """args_get/environ_get: pointers into `buf`, then NUL-terminated strings."""
 
+    macro: ClassVar[str] = "out_strings"
     vector: str
     buf: str
+    region: None = None  # sized by what the handler returns: checked then
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutDirents:
+    macro: ClassVar[str] = "out_dirents"
     ptr: str
     len: str
     dirent: m.Named
+    encoder: str  # the dirent's writer
+    header: int  # the dirent's size, before its name
+    region: Region
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutValue:
-    """An out-pointer the stub stores one ok value through."""
+    """An out-pointer the stub stores one ok value through: a scalar (through
+    the typed view `view`, at index `core >> shift`) or a record (`encoder`)."""
 
     name: str  # the value's name (trace, docs)
     core: str
     type: m.Type
+    region: Region
+    scalar: Scalar | None
+    view: str  # "u8", "u16", "u32", "u64"
+    shift: int
+    encoder: str | None
 
 
 Step = (
@@ -182,12 +244,29 @@ class Lowering:
         return self.function.name
 
     @property
+    def handler(self) -> str:
+        """The local a stub holds the bound handler method in."""
+        return naming.handler_local(self.function.name)
+
+    @property
     def args(self) -> tuple[str, ...]:
         return tuple(s.arg for s in self.steps if hasattr(s, "arg"))
 
     @property
-    def pointer_steps(self) -> tuple:
-        return tuple(s for s in self.steps if not isinstance(s, (LiftInt, LiftEnum, LiftFlags, LiftHandle)))
+    def regions(self) -> tuple[Region, ...]:
+        """Every region checked before the handler runs, in order."""
+        return tuple(s.region for s in self.steps if s.region is not None) + tuple(o.region for o in self.outs)
+
+    @property
+    def out_views(self) -> tuple[str, ...]:
+        """The typed views the stores of a tuple result use."""
+        return tuple(sorted({o.view for o in self.outs}))
+
+    @property
+    def filled(self) -> OutStrings | OutArray | OutDirents | None:
+        """The step the handler's answer fills, when it returns strings, an
+        array or dirents."""
+        return next((s for s in self.steps if isinstance(s, (OutStrings, OutArray, OutDirents))), None)
 
 
 def wasm_type(t: m.Type) -> str:
@@ -205,14 +284,19 @@ def wasm_type(t: m.Type) -> str:
     raise TypeError(f"{type(t).__name__} is not a scalar")
 
 
-def lower_spec(spec: m.Spec) -> tuple[Lowering, ...]:
-    return tuple(_Lowerer(spec, f).lowering() for f in spec.functions)
+def lower_spec(spec: m.Spec, codecs: Codecs | None = None) -> tuple[Lowering, ...]:
+    """Every function of `spec`, lowered. The records and unions the stubs
+    read and write are registered in `codecs` (by default against `spec`
+    itself as the canonical spec)."""
+    codecs = codecs or Codecs(spec, spec)
+    return tuple(_Lowerer(spec, f, codecs).lowering() for f in spec.functions)
 
 
 class _Lowerer:
-    def __init__(self, spec: m.Spec, function: m.Function):
+    def __init__(self, spec: m.Spec, function: m.Function, codecs: Codecs):
         self.spec = spec
         self.f = function
+        self.codecs = codecs
         self.core: list[CoreParam] = []
         self.steps: list[Step] = []
         self.consumed: set[str] = set()  # lowered together with the param before
@@ -247,17 +331,37 @@ class _Lowerer:
         match t:
             case m.Int() | m.Usize() | m.Char8():
                 i = t if isinstance(t, m.Int) else m.Int(name="u8" if isinstance(t, m.Char8) else "u32")
-                core = self._add_core(name, wasm_type(i))
-                self.steps.append(LiftInt(name, core, i, wasm_type(i)))
+                wasm = wasm_type(i)
+                core = self._add_core(name, wasm)
+                self.steps.append(
+                    LiftInt(
+                        arg=name, core=core, int=i, wasm=wasm,
+                        max=(1 << i.bits) - 1 if i.bits < 32 else None,
+                        signed_max=(1 << (i.bits - 1)) - 1 if i.signed else None,
+                        modulus=1 << i.bits,
+                    )
+                )
             case m.Enum():
-                self.steps.append(LiftEnum(name, self._add_core(name, wasm_type(t)), p.type))
+                core = self._add_core(name, wasm_type(t))
+                self.steps.append(
+                    LiftEnum(arg=name, core=core, named=p.type, count=len(t.cases), table=naming.enum_in(p.type.name))
+                )
             case m.Flags():
-                self.steps.append(LiftFlags(name, self._add_core(name, wasm_type(t)), p.type))
+                wasm = wasm_type(t)
+                core = self._add_core(name, wasm)
+                into = self.codecs.scalar("", 0, p.type).into
+                self.steps.append(
+                    LiftFlags(
+                        arg=name, core=core, named=p.type,
+                        invalid=invalid_bits(p.type, 64 if wasm == "i64" else 32), translate=into,
+                    )
+                )
             case m.Handle():
-                self.steps.append(LiftHandle(name, self._add_core(name, "i32")))
+                self.steps.append(LiftHandle(arg=name, core=self._add_core(name, "i32")))
             case m.String():
                 ptr = self._add_core(f"{name}_ptr", "i32")
-                self.steps.append(LiftString(name, ptr, self._add_core(f"{name}_len", "i32")))
+                length = self._add_core(f"{name}_len", "i32")
+                self.steps.append(LiftString(arg=name, ptr=ptr, len=length, region=_bytes(ptr, length)))
             case m.List(element=element):
                 self._list(p, element)
             case m.Pointer():
@@ -274,7 +378,11 @@ class _Lowerer:
         count = self._add_core(f"{name}_len", "i32")
         lay = layout(record)
         self.steps.append(
-            LiftBufferList(name, ptr, count, element, lay, lay.offsets[0], lay.offsets[1])
+            LiftBufferList(
+                arg=name, ptr=ptr, len=count, element=element, layout=lay,
+                struct=naming.layout_name(element.name), buf_offset=lay.offsets[0], len_offset=lay.offsets[1],
+                region=Region(ptr=ptr, count=count, unit=lay.size, align=lay.align),
+            )
         )
 
     def _pointer(self, p: m.Param, t: m.Pointer, rest: tuple[m.Param, ...]) -> None:
@@ -286,16 +394,22 @@ class _Lowerer:
             ptr = self._add_core(name, "i32")
             length = self._add_core(py_param(nxt.name), "i32")
             if (self.f.name, p.name) in DIRENT_STREAMS:
-                self.steps.append(OutDirents(ptr, length, self.spec.type("dirent")))
+                dirent = self.spec.type("dirent")
+                self.steps.append(
+                    OutDirents(
+                        ptr=ptr, len=length, dirent=dirent, encoder=self.codecs.put(dirent),
+                        header=layout(dirent).size, region=_bytes(ptr, length),
+                    )
+                )
             else:
-                self.steps.append(LiftBuffer(name, ptr, length))
+                self.steps.append(LiftBuffer(arg=name, ptr=ptr, len=length, region=_bytes(ptr, length)))
             return
         if isinstance(target, m.Pointer) and _is_u8(m.unwrap(target.target)):
             if nxt is None or not isinstance(m.unwrap(nxt.type), m.Pointer):
                 raise self.fail(p.name, "a pointer to pointers must be followed by its buffer")
             self.consumed.add(nxt.name)
             vector = self._add_core(name, "i32")
-            self.steps.append(OutStrings(vector, self._add_core(py_param(nxt.name), "i32")))
+            self.steps.append(OutStrings(vector=vector, buf=self._add_core(py_param(nxt.name), "i32")))
             return
         if isinstance(target, (m.Record, m.Union)):
             count = next((q for q in rest if _is_size(q.type)), None)
@@ -303,9 +417,18 @@ class _Lowerer:
                 raise self.fail(p.name, "a pointer to records needs a $size count after it")
             self.counts.add(count.name)
             ptr = self._add_core(name, "i32")
-            step = LiftArray(name, ptr, py_param(count.name), t.target) if t.const else OutArray(
-                ptr, py_param(count.name), t.target
-            )
+            lay = layout(t.target)
+            region = Region(ptr=ptr, count=py_param(count.name), unit=lay.size, align=lay.align)
+            if t.const:
+                step = LiftArray(
+                    arg=name, ptr=ptr, count=py_param(count.name), element=t.target, size=lay.size,
+                    decoder=self.codecs.get(t.target), region=region,
+                )
+            else:
+                step = OutArray(
+                    ptr=ptr, count=py_param(count.name), element=t.target, size=lay.size,
+                    encoder=self.codecs.put(t.target), region=region,
+                )
             self.steps.append(step)
             return
         raise self.fail(p.name, "no rule says what this pointer points at")
@@ -329,7 +452,7 @@ class _Lowerer:
             if n in dupes:
                 counters[n] = counters.get(n, -1) + 1
                 n = f"{n}{counters[n]}"
-            outs.append(OutValue(n, self._add_core(f"{n}_out", "i32"), t))
+            outs.append(self._out(n, self._add_core(f"{n}_out", "i32"), t))
         kinds = {type(s) for s in self.steps}
         if OutArray in kinds or OutDirents in kinds:
             if len(outs) != 1 or not _is_size(outs[0].type):
@@ -342,6 +465,24 @@ class _Lowerer:
         else:
             returns = {0: "none", 1: "value"}.get(len(outs), "tuple")
         return tuple(outs), returns
+
+    def _out(self, name: str, core: str, t: m.Type) -> OutValue:
+        lay = layout(t)
+        region = Region(ptr=core, count=None, unit=lay.size, align=lay.align)
+        if is_scalar(t):
+            bits = int_of(t).bits
+            return OutValue(
+                name=name, core=core, type=t, region=region, scalar=self.codecs.scalar("", 0, t),
+                view=f"u{bits}", shift={8: 0, 16: 1, 32: 2, 64: 3}[bits], encoder=None,
+            )
+        return OutValue(
+            name=name, core=core, type=t, region=region, scalar=None, view="u8", shift=0,
+            encoder=self.codecs.put(t),
+        )
+
+
+def _bytes(ptr: str, length: str) -> Region:
+    return Region(ptr=ptr, count=length, unit=1, align=1)
 
 
 def _value_name(t: m.Type) -> str:

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from . import model as m
-from .emit import Renderer, format_sources, render
+from .emit import format_sources, render
+from .pymodule import Planner
 from .resolve import load_dir
 
-CANONICAL_MODULE = "pywasi.generated.preview1"
+PACKAGE = "pywasi.generated"
 
-# ABI version directory under witx/ -> generated module name.
-VERSIONS = {"preview1": "preview1", "preview0": "preview0"}
-CANONICAL = "preview1"
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionSource:
+    """One ABI version: where its witx lives and what users call it. The only
+    hand-written description of the versions; everything else reads the
+    table generated from it (generated/versions.py)."""
+
+    witx: str  # the directory under witx/, and the generated module's name
+    name: str  # Node's name
+    aliases: tuple[str, ...] = ()
+
+
+VERSIONS = (
+    VersionSource(witx="preview1", name="preview1"),
+    # Node calls it "unstable"; "preview0" is what the witx calls it.
+    VersionSource(witx="preview0", name="unstable", aliases=("preview0",)),
+)
+CANONICAL = "preview1"  # the version whose types the handlers speak
+CANONICAL_MODULE = f"{PACKAGE}.{CANONICAL}"
+ERRNO_MODULE = f"{PACKAGE}.errno"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,27 +61,34 @@ def _sources(spec: m.Spec, root: Path) -> list[str]:
     return out
 
 
+def _context(plan) -> dict:
+    return {f.name: getattr(plan, f.name) for f in fields(plan)}
+
+
 def plan(witx_root: Path, out_dir: Path) -> list[Output]:
     """Every generated file of the project, rendered from witx_root."""
     canonical = load_dir(witx_root / CANONICAL)
     outputs = []
-    modules = []
-    for directory, name in VERSIONS.items():
-        spec = canonical if directory == CANONICAL else load_dir(witx_root / directory)
-        renderer = Renderer(spec, None if spec is canonical else canonical, CANONICAL_MODULE)
-        text = render("module.py.j2", **renderer.context(_sources(spec, witx_root)))
-        outputs.append(Output(out_dir / f"{name}.py", text))
-        modules.append((spec.module, f"pywasi.generated.{name}"))
-    interface = Renderer(canonical, None, CANONICAL_MODULE)
+    versions = []
+    sources = []
+    for v in VERSIONS:
+        spec = canonical if v.witx == CANONICAL else load_dir(witx_root / v.witx)
+        planner = Planner(spec, None if spec is canonical else canonical, CANONICAL_MODULE, ERRNO_MODULE)
+        module = planner.module(_sources(spec, witx_root))
+        outputs.append(Output(out_dir / f"{v.witx}.py", render("module.py.j2", **_context(module))))
+        versions.append(dict(name=v.name, aliases=v.aliases, namespace=spec.module, module=f"{PACKAGE}.{v.witx}"))
+        sources.extend(module.sources)
+    canonical_planner = Planner(canonical, None, CANONICAL_MODULE, ERRNO_MODULE)
+    canonical_sources = _sources(canonical, witx_root)
+    interface = canonical_planner.interface(canonical_sources)
+    outputs.append(Output(out_dir / "interface.py", render("interface.py.j2", **_context(interface))))
     outputs.append(
-        Output(
-            out_dir / "interface.py",
-            render("interface.py.j2", **interface.interface_context(_sources(canonical, witx_root))),
-        )
+        Output(out_dir / "errno.py", render("errno.py.j2", sources=canonical_sources, errno=canonical_planner.errno()))
     )
     outputs.append(
-        Output(out_dir / "__init__.py", render("init.py.j2", regenerate="pywasi gen", modules=modules))
+        Output(out_dir / "versions.py", render("versions.py.j2", sources=sources, versions=versions, default=CANONICAL))
     )
+    outputs.append(Output(out_dir / "__init__.py", render("init.py.j2")))
     return _formatted(outputs)
 
 
@@ -73,15 +98,13 @@ def _formatted(outputs: list[Output]) -> list[Output]:
 
 
 def plan_custom(witx_dir: Path, out_file: Path, canonical_root: Path) -> list[Output]:
-    """One stub module for a spec of one's own, translated onto the canonical types."""
+    """One stub module for a spec of one's own, translated onto the canonical types
+    (even a spec identical to the canonical one imports its types rather than
+    redefining them)."""
     canonical = load_dir(canonical_root / CANONICAL)
     spec = load_dir(witx_dir)
-    renderer = Renderer(spec, None if spec == canonical else canonical, CANONICAL_MODULE)
-    if spec == canonical:
-        # Same ABI as the canonical one: still import its types, don't redefine them.
-        renderer = Renderer(spec, canonical, CANONICAL_MODULE)
-    text = render("module.py.j2", **renderer.context(_sources(spec, witx_dir)))
-    return _formatted([Output(out_file, text)])
+    module = Planner(spec, canonical, CANONICAL_MODULE, ERRNO_MODULE).module(_sources(spec, witx_dir))
+    return _formatted([Output(out_file, render("module.py.j2", **_context(module)))])
 
 
 def write(outputs: list[Output]) -> list[Path]:

@@ -1,4 +1,6 @@
-"""Every naming rule of the generated code, in one place."""
+"""Every name the generated code uses, in one place: the spelling of witx
+names in Python, and the names the generator gives its own tables, codecs
+and locals. Templates print these names; none makes one up."""
 
 from __future__ import annotations
 
@@ -35,6 +37,59 @@ def const_name(witx: str) -> str:
 def layout_name(witx: str) -> str:
     """The precompiled struct.Struct of a record or union: FILESTAT."""
     return witx.replace("-", "_").upper()
+
+
+# The generator's own names -------------------------------------------------------
+
+
+def flags_mask(witx: str) -> str:
+    """Every bit a flags type defines: FDFLAGS_MASK."""
+    return f"{layout_name(witx)}_MASK"
+
+
+def enum_in(witx: str) -> str:
+    """The table from a version's enum value to the canonical member: _IN_WHENCE."""
+    return f"_IN_{const_name(witx)}"
+
+
+def enum_out(witx: str) -> str:
+    """The table from a canonical enum value to the version's: _OUT_WHENCE."""
+    return f"_OUT_{const_name(witx)}"
+
+
+def flags_in(witx: str) -> str:
+    """The function moving a version's flag bits to the canonical ones: _in_rights."""
+    return f"_in_{py_name(witx)}"
+
+
+def flags_out(witx: str) -> str:
+    return f"_out_{py_name(witx)}"
+
+
+def getter(witx: str) -> str:
+    """The stub's reader of a record or union in guest memory: _get_subscription."""
+    return f"_get_{py_name(witx)}"
+
+
+def putter(witx: str) -> str:
+    """The stub's writer of a record or union into guest memory: _put_event."""
+    return f"_put_{py_name(witx)}"
+
+
+def trace_decoder(witx: str) -> str:
+    """The trace's reader of a record or union (never traps): _t_subscription."""
+    return f"_t_{py_name(witx)}"
+
+
+def handler_local(function: str) -> str:
+    """The bound handler method a stub calls: h_fd_write."""
+    return f"h_{function}"
+
+
+def field_local(attr: str, offset: int) -> str:
+    """A codec's local for one field ("fd_readwrite.nbytes" -> f_fd_readwrite_nbytes);
+    a field the canonical type lacks is named by its offset."""
+    return f"f_{attr.replace('.', '_')}" if attr else f"f_unused_{offset}"
 
 
 _DIGITS = {

@@ -25,7 +25,7 @@ from pywasi.generated.preview1 import (
     Subscription,
     Whence,
 )
-from pywasi.handlers.errors import WasiError
+from pywasi.runtime.errors import WasiError
 
 
 class Handlers:

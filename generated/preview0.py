@@ -11,6 +11,16 @@ from typing import Callable, NamedTuple
 
 from pywasi.generated import preview1 as canonical
 
+# The trace's helpers are named with a leading _: parameters (flags, ...) never are.
+from pywasi.runtime.decoders import Bytes, Pointer, Reader
+from pywasi.runtime.decoders import (
+    enum as _enum,
+    field as _field,
+    flags as _flags,
+    signed as _signed,
+)
+from pywasi.runtime.errors import WasiError, errno_of
+
 MODULE = "wasi_unstable"
 
 # Integer typenames ------------------------------------------------------------
@@ -1339,8 +1349,6 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
     out-of-bounds or misaligned pointer raises `memory`'s trap; a handler's
     WasiError or OSError becomes its errno; anything else propagates.
     """
-    from pywasi.handlers.errors import WasiError, errno_of
-
     mem = memory
     check = memory.check
     buffers = memory.buffers
@@ -2538,10 +2546,6 @@ def decoders(memory) -> dict[str, Callable[..., tuple[dict, Callable[[], dict]]]
     a successful call stored. For the trace (pywasi.trace); reads never trap,
     a region out of memory decodes as OUT_OF_BOUNDS.
     """
-    # Helpers are named with a leading _: parameters (flags, ...) never are.
-    from pywasi.trace import Bytes, Pointer, Reader
-    from pywasi.trace import enum as _enum, field as _field, flags as _flags, signed as _signed
-
     _read = Reader(memory)
 
     def _nothing():

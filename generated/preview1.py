@@ -9,6 +9,18 @@ import struct
 from enum import IntEnum, IntFlag
 from typing import Callable, NamedTuple
 
+from pywasi.generated.errno import Errno
+
+# The trace's helpers are named with a leading _: parameters (flags, ...) never are.
+from pywasi.runtime.decoders import Bytes, Pointer, Reader
+from pywasi.runtime.decoders import (
+    enum as _enum,
+    field as _field,
+    flags as _flags,
+    signed as _signed,
+)
+from pywasi.runtime.errors import WasiError, errno_of
+
 MODULE = "wasi_snapshot_preview1"
 
 # Integer typenames ------------------------------------------------------------
@@ -36,88 +48,6 @@ class Clockid(IntEnum):
     MONOTONIC = 1
     PROCESS_CPUTIME_ID = 2
     THREAD_CPUTIME_ID = 3
-
-
-class Errno(IntEnum):
-    """What a call returns: success (0) or the reason it failed."""
-
-    SUCCESS = 0
-    TOOBIG = 1
-    ACCES = 2
-    ADDRINUSE = 3
-    ADDRNOTAVAIL = 4
-    AFNOSUPPORT = 5
-    AGAIN = 6
-    ALREADY = 7
-    BADF = 8
-    BADMSG = 9
-    BUSY = 10
-    CANCELED = 11
-    CHILD = 12
-    CONNABORTED = 13
-    CONNREFUSED = 14
-    CONNRESET = 15
-    DEADLK = 16
-    DESTADDRREQ = 17
-    DOM = 18
-    DQUOT = 19
-    EXIST = 20
-    FAULT = 21
-    FBIG = 22
-    HOSTUNREACH = 23
-    IDRM = 24
-    ILSEQ = 25
-    INPROGRESS = 26
-    INTR = 27
-    INVAL = 28
-    IO = 29
-    ISCONN = 30
-    ISDIR = 31
-    LOOP = 32
-    MFILE = 33
-    MLINK = 34
-    MSGSIZE = 35
-    MULTIHOP = 36
-    NAMETOOLONG = 37
-    NETDOWN = 38
-    NETRESET = 39
-    NETUNREACH = 40
-    NFILE = 41
-    NOBUFS = 42
-    NODEV = 43
-    NOENT = 44
-    NOEXEC = 45
-    NOLCK = 46
-    NOLINK = 47
-    NOMEM = 48
-    NOMSG = 49
-    NOPROTOOPT = 50
-    NOSPC = 51
-    NOSYS = 52
-    NOTCONN = 53
-    NOTDIR = 54
-    NOTEMPTY = 55
-    NOTRECOVERABLE = 56
-    NOTSOCK = 57
-    NOTSUP = 58
-    NOTTY = 59
-    NXIO = 60
-    OVERFLOW = 61
-    OWNERDEAD = 62
-    PERM = 63
-    PIPE = 64
-    PROTO = 65
-    PROTONOSUPPORT = 66
-    PROTOTYPE = 67
-    RANGE = 68
-    ROFS = 69
-    SPIPE = 70
-    SRCH = 71
-    STALE = 72
-    TIMEDOUT = 73
-    TXTBSY = 74
-    XDEV = 75
-    NOTCAPABLE = 76
 
 
 class Whence(IntEnum):
@@ -1344,8 +1274,6 @@ def bind(handlers, memory) -> dict[str, Callable[..., int]]:
     out-of-bounds or misaligned pointer raises `memory`'s trap; a handler's
     WasiError or OSError becomes its errno; anything else propagates.
     """
-    from pywasi.handlers.errors import WasiError, errno_of
-
     mem = memory
     check = memory.check
     buffers = memory.buffers
@@ -2556,10 +2484,6 @@ def decoders(memory) -> dict[str, Callable[..., tuple[dict, Callable[[], dict]]]
     a successful call stored. For the trace (pywasi.trace); reads never trap,
     a region out of memory decodes as OUT_OF_BOUNDS.
     """
-    # Helpers are named with a leading _: parameters (flags, ...) never are.
-    from pywasi.trace import Bytes, Pointer, Reader
-    from pywasi.trace import enum as _enum, field as _field, flags as _flags, signed as _signed
-
     _read = Reader(memory)
 
     def _nothing():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pywasi.generated.preview1 import Errno
 
 from .descriptors.base import Descriptor
-from .errors import WasiError
+from pywasi.runtime.errors import WasiError
 
 
 class FdTable:

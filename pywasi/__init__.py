@@ -8,7 +8,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _distribution_version
 
-from pywasi.handlers.errors import ProcExit, WasiError
+from pywasi.runtime.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
 from .preopen import ReadOnly

@@ -14,8 +14,8 @@ import importlib
 import json
 from dataclasses import asdict, dataclass
 
-from pywasi.generated import MODULES
 from pywasi.generated.interface import Handlers
+from pywasi.generated.versions import BY_NAMESPACE, VERSIONS
 from pywasi.handlers.host import Host
 
 FORMATS = ("table", "markdown", "json")
@@ -69,20 +69,18 @@ def status_of(host: type, name: str) -> FunctionStatus:
 
 def abi_module(namespace: str):
     """The generated module serving an import namespace."""
-    return importlib.import_module(MODULES[namespace])
+    return importlib.import_module(BY_NAMESPACE[namespace].module)
 
 
 def audit_versions(host: type = Host) -> tuple[VersionAudit, ...]:
     """Every function of every ABI version, with how `host` answers it."""
-    from .runner import NAMESPACES
-
     return tuple(
         VersionAudit(
-            version=NAMESPACES[namespace],
-            module=namespace,
-            functions=tuple(status_of(host, name) for name in abi_module(namespace).FUNCTIONS),
+            version=v.name,
+            module=v.namespace,
+            functions=tuple(status_of(host, name) for name in abi_module(v.namespace).FUNCTIONS),
         )
-        for namespace in MODULES
+        for v in VERSIONS
     )
 
 
@@ -154,8 +152,6 @@ def audit_module(module, path: str, host: type = Host) -> ModuleAudit:
     """The audit of a compiled wasmtime.Module (`path` names it in reports)."""
     import wasmtime
 
-    from .runner import NAMESPACES
-
     versions = {v.module: v for v in audit_versions(host)}
     wasi, other = [], []
     for imp in module.imports:
@@ -169,7 +165,7 @@ def audit_module(module, path: str, host: type = Host) -> ModuleAudit:
         wasi.append(
             WasiImport(
                 module=imp.module,
-                version=NAMESPACES[imp.module],
+                version=BY_NAMESPACE[imp.module].name,
                 name=imp.name or "",
                 status=found.status if found else UNKNOWN,
                 handler=found.handler if found else None,

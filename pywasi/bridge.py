@@ -34,7 +34,8 @@ from collections.abc import Callable
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from pywasi.handlers.errors import ProcExit
+from pywasi.runtime.errors import ProcExit
+from pywasi.runtime.memory import GuestTrap, NotBound
 
 _local = threading.local()  # .pending: exception to re-raise; .depth: our calls under way
 
@@ -93,8 +94,6 @@ def _address(ptr) -> int:
 
 
 def trap_message(function: str, error: BaseException) -> str:
-    from pywasi.memory import GuestTrap, NotBound
-
     match error:
         case GuestTrap():
             return str(error)
@@ -284,8 +283,6 @@ def call(store: wasmtime.Store, func: wasmtime.Func) -> None:
 
 
 def _is_guest_trap(error: BaseException) -> bool:
-    from pywasi.memory import GuestTrap
-
     return isinstance(error, GuestTrap)
 
 

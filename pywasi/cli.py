@@ -20,6 +20,8 @@ import os
 import re
 import sys
 
+from pywasi.generated.versions import VERSIONS
+
 EXIT_USAGE = 2
 EXIT_TRAP = 134  # what wasmtime's CLI exits with on a trap (128 + SIGABRT)
 
@@ -40,7 +42,7 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="hand the guest a socket listening on HOST:PORT (fds after stdio, in order)")
     p.add_argument("--no-cache", action="store_true",
                    help="compile the module afresh and keep nothing on disk")
-    p.add_argument("--wasi", choices=("auto", "preview1", "unstable"), default="auto",
+    p.add_argument("--wasi", choices=("auto", *(v.name for v in VERSIONS)), default="auto",
                    help="the ABI to serve (default: what the module imports)")
     p.add_argument("--trace", metavar="FILE", nargs="?", const="-",
                    help="write one line per host call, decoded, to FILE (give it as --trace=FILE; default: stderr)")

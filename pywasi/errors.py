@@ -6,7 +6,7 @@ are the Python exception of the same meaning, with the same `code`.
 
 from __future__ import annotations
 
-from pywasi.handlers.errors import ProcExit, WasiError
+from pywasi.runtime.errors import ProcExit, WasiError
 
 __all__ = [
     "InvalidArgType",

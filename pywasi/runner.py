@@ -12,11 +12,12 @@ from pathlib import Path
 
 import wasmtime
 
-from . import cache as module_cache
-from .errors import ModuleError
-from .wasi import VERSIONS, WASI
+from pywasi.generated.versions import BY_NAME, BY_NAMESPACE, DEFAULT
 
-NAMESPACES = {"wasi_snapshot_preview1": "preview1", "wasi_unstable": "unstable"}
+from . import cache as module_cache
+from .audit import UNKNOWN, audit_module
+from .errors import ModuleError
+from .wasi import WASI
 
 
 # What new_engine sets: part of the compiled-code cache's key.
@@ -73,20 +74,18 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
 
 
 def detect_version(module: wasmtime.Module) -> str:
-    """preview1 or unstable, from the namespaces a module imports."""
-    used = {NAMESPACES[i.module] for i in module.imports if i.module in NAMESPACES}
+    """The version (Node's name) whose namespace a module imports."""
+    used = sorted({i.module for i in module.imports if i.module in BY_NAMESPACE})
     if len(used) > 1:
-        raise ModuleError("the module imports both wasi_snapshot_preview1 and wasi_unstable")
-    return used.pop() if used else "preview1"
+        raise ModuleError(f"the module imports both {' and '.join(used)}")
+    return BY_NAMESPACE[used[0]].name if used else DEFAULT
 
 
 def check_command(module: wasmtime.Module, name: str, version: str) -> None:
     """What makes a module fail to run as a WASI command, as one ModuleError
     naming it, before anything is instantiated: a WASI import the spec does
     not have or with another signature, no exported memory, no _start."""
-    from .audit import UNKNOWN, audit_module
-
-    namespace = VERSIONS[version].MODULE
+    namespace = BY_NAME[version].namespace
     for imported in audit_module(module, name).wasi:
         if imported.module != namespace:
             continue  # not linked here: instantiation names it
@@ -115,7 +114,7 @@ def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True
     compiled = compile_module(engine, data, name, cache_dir)
     if version == "auto":
         version = detect_version(compiled)
-    if isinstance(version, str) and version in VERSIONS:  # anything else is WASI's to refuse
+    if isinstance(version, str) and version in BY_NAME:  # anything else is WASI's to refuse
         check_command(compiled, name, version)
     with WASI(version=version, **options) as wasi:
         store = wasmtime.Store(engine)

@@ -15,111 +15,15 @@ A counting stub (Stats) only counts calls, outcomes and time in the host.
 from __future__ import annotations
 
 import io
-import struct
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field as dataclass_field
 from enum import Enum, Flag
 from time import perf_counter_ns
 
-# Values the decoders produce ----------------------------------------------------
-
-
-class Bytes(int):
-    """A byte count: a buffer's length, the total of an iovec list."""
-
-    def __str__(self) -> str:
-        return "1 byte" if self == 1 else f"{int(self)} bytes"
-
-
-class Pointer(int):
-    """A guest address the call writes through and the trace does not decode."""
-
-    def __str__(self) -> str:
-        return f"{int(self):#x}"
-
-
-class _OutOfBounds:
-    def __repr__(self) -> str:
-        return "<out of bounds>"
-
-    __str__ = __repr__
-
-
-OUT_OF_BOUNDS = _OutOfBounds()  # a region the guest passed that is not in memory
-
-
-def enum(cls: type[Enum], value):
-    """The member, or the number itself when the version has no such case."""
-    try:
-        return cls(value)
-    except (ValueError, TypeError):
-        return value
-
-
-def flags(cls: type[Flag], value):
-    return cls(value) if isinstance(value, int) else value
-
-
-def signed(value, bits: int):
-    if isinstance(value, int) and value >> (bits - 1):
-        return value - (1 << bits)
-    return value
-
-
-_STRUCTS: dict[str, struct.Struct] = {}
-
-
-def _struct(code: str) -> struct.Struct:
-    s = _STRUCTS.get(code)
-    if s is None:
-        s = _STRUCTS[code] = struct.Struct("<" + code)
-    return s
-
-
-def field(b: bytes, p: int, code: str) -> int:
-    """A scalar of a record the decoder holds a copy of."""
-    return _struct(code).unpack_from(b, p)[0]
-
-
-class Reader:
-    """Guest memory as the decoders read it: copies, and OUT_OF_BOUNDS where
-    a region is not in memory, never a trap."""
-
-    def __init__(self, memory):
-        self.peek = memory.peek
-
-    def string(self, ptr: int, length: int):
-        b = self.peek(ptr, length)
-        if b is None:
-            return OUT_OF_BOUNDS
-        try:
-            return b.decode("utf-8")
-        except UnicodeDecodeError:
-            return b  # shown with \x escapes; the stub answers EILSEQ
-
-    def load(self, ptr: int, code: str):
-        s = _struct(code)
-        b = self.peek(ptr, s.size)
-        return OUT_OF_BOUNDS if b is None else s.unpack(b)[0]
-
-    def gathered(self, ptr: int, count: int, layout):
-        """The bytes an iovec list spans, in total."""
-        b = self.peek(ptr, count * layout.size)
-        if b is None:
-            return OUT_OF_BOUNDS
-        return Bytes(sum(n for _, n in layout.iter_unpack(b)))
-
-    def record(self, ptr: int, size: int, decode: Callable):
-        b = self.peek(ptr, size)
-        return OUT_OF_BOUNDS if b is None else decode(b, 0)
-
-    def array(self, ptr: int, count, size: int, decode: Callable):
-        if not isinstance(count, int):
-            return count
-        b = self.peek(ptr, count * size)
-        return OUT_OF_BOUNDS if b is None else [decode(b, i * size) for i in range(count)]
-
+# The values the generated decoders produce, which a HostCall holds.
+from pywasi.runtime.decoders import OUT_OF_BOUNDS, Bytes, OutOfBounds, Pointer, enum
+from pywasi.runtime.errors import ProcExit
 
 # The record of one call, and its line ---------------------------------------------
 
@@ -153,8 +57,6 @@ class HostCall:
 
 def ending(error: BaseException | None) -> str:
     """How a call that did not return ended."""
-    from pywasi.handlers.errors import ProcExit
-
     match error:
         case ProcExit() | SystemExit():
             return f"exit {error.code}"
@@ -171,7 +73,7 @@ def format_value(v) -> str:
             return _flags_text(v)
         case Enum():
             return v.name
-        case Bytes() | Pointer() | _OutOfBounds():
+        case Bytes() | Pointer() | OutOfBounds():
             return str(v)
         case str() | bytes():
             return _quoted(v)

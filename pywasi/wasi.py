@@ -7,6 +7,7 @@ generated stubs to the bridge, and runs `_start` or `_initialize`.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import socket
@@ -14,22 +15,20 @@ from collections.abc import Mapping
 
 import wasmtime
 
-from pywasi.generated import preview0, preview1
+from pywasi.generated.versions import BY_NAME, VERSIONS, Version
 from pywasi.handlers.descriptors.base import STREAM_READ, STREAM_WRITE, Descriptor
 from pywasi.handlers.descriptors.socket import Listener, listening_socket
 from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
-from pywasi.handlers.errors import ProcExit
+from pywasi.runtime.errors import ProcExit
 from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
 from pywasi.handlers.preopens import HostDir
 
 from . import bridge, interrupt, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
-from .memory import GuestMemory
+from .runtime.memory import GuestMemory
 from .preopen import ReadOnly
 
-# Node's version names; "preview0" is another name for "unstable".
-VERSIONS = {"preview1": preview1, "unstable": preview0, "preview0": preview0}
 _INT32_MAX = 2**31 - 1
 
 
@@ -77,8 +76,9 @@ class WASI:
     ):
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
-        self._abi = _version(version)
-        self.version = "preview1" if self._abi is preview1 else "unstable"
+        chosen = _version(version)
+        self._abi = importlib.import_module(chosen.module)
+        self.version = chosen.name  # Node's name, whichever alias was given
         argv = _args(args)
         environ = _env(env)
         preopen_list = _preopens(preopens)
@@ -214,15 +214,14 @@ class WASI:
 # Option checks, in Node's order ------------------------------------------------
 
 
-def _version(version):
+def _version(version) -> Version:
     if not isinstance(version, str):
         raise InvalidArgType(f"version must be a str, not {describe(version)}")
     try:
-        return VERSIONS[version]
+        return BY_NAME[version]
     except KeyError:
-        raise InvalidArgValue(
-            f"version {version!r} is not supported: use 'preview1' or 'unstable'"
-        ) from None
+        names = " or ".join(repr(v.name) for v in VERSIONS)
+        raise InvalidArgValue(f"version {version!r} is not supported: use {names}") from None
 
 
 def _trace(trace):

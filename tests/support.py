@@ -216,7 +216,7 @@ def wasi_errno(call) -> int:
     through the handlers' one table (what a stub would answer)."""
     import pytest
 
-    from pywasi.handlers.errors import WasiError, errno_of
+    from pywasi.runtime.errors import WasiError, errno_of
 
     with pytest.raises((WasiError, OSError)) as info:
         call()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pywasi.generated.preview1 import Errno, Fdstat, Filestat, Prestat, PrestatDir, Preopentype, Whence
 
 from ..bits import RIGHTS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from ..fdtable import FdTable
 
 _FD_READ = RIGHTS.FD_READ

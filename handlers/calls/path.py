@@ -9,7 +9,7 @@ from __future__ import annotations
 from pywasi.generated.preview1 import Errno, Filestat
 
 from ..bits import LOOKUP, OFLAGS, RIGHTS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 
 _FOLLOW = LOOKUP.SYMLINK_FOLLOW
 # path_open's rights by oflags: creating needs PATH_CREATE_FILE, truncating

@@ -19,7 +19,7 @@ from pywasi.generated.preview1 import (
 )
 
 from ..bits import EVENTRW, RIGHTS, SUBCLOCK
-from ..errors import WasiError, errno_of
+from pywasi.runtime.errors import WasiError, errno_of
 from ..fdtable import FdTable
 
 ABSTIME = SUBCLOCK.SUBSCRIPTION_CLOCK_ABSTIME

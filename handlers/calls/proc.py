@@ -7,7 +7,7 @@ import time
 
 from pywasi.generated.preview1 import Errno, Signal
 
-from ..errors import ProcExit, WasiError, enosys
+from pywasi.runtime.errors import ProcExit, WasiError, enosys
 
 
 class Process:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pywasi.generated.preview1 import Errno
 
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from ..fdtable import FdTable
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pywasi.generated.preview1 import Errno, Fdstat, Filestat, Filetype
 
 from ..bits import RIGHTS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 
 
 class Descriptor:

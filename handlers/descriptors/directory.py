@@ -21,7 +21,7 @@ from pywasi.generated.preview1 import Dirent, Errno, Filetype
 
 from .. import libc
 from ..bits import FDFLAGS, LOOKUP, OFLAGS, RIGHTS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from ..filesystems import host as host_fs
 from .base import Descriptor
 from .file import FILE_RIGHTS, File

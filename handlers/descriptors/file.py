@@ -9,7 +9,7 @@ import os
 from pywasi.generated.preview1 import Errno
 
 from ..bits import FDFLAGS, RIGHTS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from .hostfd import HostFd
 
 # What a file may do (wasmtime's and uvwasi's set for regular files).

@@ -19,7 +19,7 @@ from pywasi.generated.preview1 import Errno, Filestat, Filetype
 
 from .. import libc
 from ..bits import FDFLAGS, FST
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from .base import Descriptor
 
 _FILETYPES = {

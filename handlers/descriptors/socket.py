@@ -14,7 +14,7 @@ import socket
 from pywasi.generated.preview1 import Errno, Filetype
 
 from ..bits import FDFLAGS, RIFLAGS, RIGHTS, ROFLAGS, SDFLAGS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from .base import Descriptor
 from .hostfd import HostFd
 

@@ -14,7 +14,7 @@ import select
 from pywasi.generated.preview1 import Errno, Filetype
 
 from ..bits import FDFLAGS, RIGHTS
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 from .base import Descriptor
 from .hostfd import HostFd, filetype_of
 

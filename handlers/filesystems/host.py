@@ -36,7 +36,7 @@ import stat
 from pywasi.generated.preview1 import Errno
 
 from .. import libc
-from ..errors import WasiError
+from pywasi.runtime.errors import WasiError
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS: the kernel and the walk give up after as many
 

@@ -16,8 +16,8 @@ from pywasi.generated.preview1 import (
     Clockid, Dirent, Errno, Event, EventFdReadwrite, Eventtype, Fdstat, Filestat, Filetype, Prestat,
     PrestatDir, Preopentype, Whence,
 )
-from pywasi.handlers.errors import WasiError
-from pywasi.memory import IOV_MAX, MAX_RECORDS, GuestMemory, GuestTrap, bytes_source
+from pywasi.runtime.errors import WasiError
+from pywasi.runtime.memory import IOV_MAX, MAX_RECORDS, GuestMemory, GuestTrap, bytes_source
 
 CANARY = 0xA5
 SIZE = 65536

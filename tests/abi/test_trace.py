@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from pywasi.generated import preview0, preview1
 from pywasi.generated.preview1 import Errno, Filetype, Lookupflags, Oflags, Rights
-from pywasi.handlers.errors import ProcExit
-from pywasi.memory import GuestMemory, GuestTrap, bytes_source
+from pywasi.runtime.errors import ProcExit
+from pywasi.runtime.memory import GuestMemory, GuestTrap, bytes_source
 from pywasi.trace import OUT_OF_BOUNDS, Bytes, HostCall, Pointer, trace_stubs
 from tests.abi.test_stubs import CANARY, SIZE, Recorder
 

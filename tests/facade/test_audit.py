@@ -14,10 +14,10 @@ from pywasi import audit
 from pywasi.generated import preview0, preview1
 from pywasi.generated.interface import Handlers
 from pywasi.generated.preview1 import Errno
-from pywasi.handlers.errors import ProcExit, WasiError, enosys
+from pywasi.runtime.errors import ProcExit, WasiError, enosys
 from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import Host
-from pywasi.memory import GuestMemory, bytes_source
+from pywasi.runtime.memory import GuestMemory, bytes_source
 from tests.support import compile_c, pywasi_cli, wat
 
 PROC_RAISE_REASON = "a guest must not send real signals to the host process"

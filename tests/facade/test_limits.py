@@ -140,7 +140,7 @@ def test_a_guest_cannot_make_the_host_allocate_for_its_counts():
     # IOV_MAX and MAX_RECORDS the calls are EINVAL before anything is built.
     import tracemalloc
 
-    from pywasi.memory import IOV_MAX, MAX_RECORDS
+    from pywasi.runtime.memory import IOV_MAX, MAX_RECORDS
 
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)

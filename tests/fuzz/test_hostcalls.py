@@ -51,9 +51,9 @@ from pywasi.codegen import abi as lowering, model as m
 from pywasi.codegen.layout import layout
 from pywasi.generated.preview1 import Clockid, Errno
 from pywasi.handlers.filesystems import host as sandbox
-from pywasi.handlers.errors import WasiError
+from pywasi.runtime.errors import WasiError
 from pywasi.handlers.host import Host
-from pywasi.memory import IOV_MAX
+from pywasi.runtime.memory import IOV_MAX
 from tests.fuzz import guest, world
 from tests.support import Untouched
 

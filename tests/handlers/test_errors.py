@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from pywasi.generated.preview1 import Errno
-from pywasi.handlers.errors import ProcExit, WasiError, errno_of
+from pywasi.runtime.errors import ProcExit, WasiError, errno_of
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ import pytest
 
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers.descriptors.base import Descriptor
-from pywasi.handlers.errors import WasiError
+from pywasi.runtime.errors import WasiError
 from pywasi.handlers.fdtable import FdTable
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from pywasi.generated.preview1 import Errno, Signal
-from pywasi.handlers.errors import ProcExit, WasiError
+from pywasi.runtime.errors import ProcExit, WasiError
 from pywasi.handlers.calls.proc import Process
 
 

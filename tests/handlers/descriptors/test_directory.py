@@ -12,7 +12,7 @@ from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, FST, LOOKUP, OFLAGS, RIGHTS
 from pywasi.handlers.descriptors.directory import DIRECTORY_RIGHTS, WRITE_RIGHTS, Directory, HostDirectory
 from pywasi.handlers.descriptors.file import FILE_RIGHTS, File
-from pywasi.handlers.errors import WasiError, errno_of
+from pywasi.runtime.errors import WasiError, errno_of
 from tests.support import wasi_errno
 
 FOLLOW = LOOKUP.SYMLINK_FOLLOW

@@ -6,7 +6,7 @@ import pytest
 from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, RIGHTS
 from pywasi.handlers.descriptors.base import STREAM_READ, STREAM_WRITE
-from pywasi.handlers.errors import WasiError
+from pywasi.runtime.errors import WasiError
 from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
 
 

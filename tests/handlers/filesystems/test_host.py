@@ -11,8 +11,8 @@ import pytest
 
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers.filesystems import host as sandbox
-from pywasi.handlers.errors import WasiError
-from pywasi.handlers.errors import errno_of as host_errno
+from pywasi.runtime.errors import WasiError
+from pywasi.runtime.errors import errno_of as host_errno
 from tests.support import Untouched, wasi_errno
 
 

@@ -22,8 +22,8 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 
-from pywasi.generated.preview1 import Errno
-from pywasi.handlers.errors import WasiError
+from pywasi.generated.errno import Errno
+from .errors import WasiError
 
 if sys.byteorder != "little":  # the typed views below are in host byte order
     raise ImportError("pywasi needs a little-endian host: wasm memory is little-endian")

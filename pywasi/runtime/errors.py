@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno as _os
 
-from pywasi.generated.preview1 import Errno
+from pywasi.generated.errno import Errno
 
 
 class WasiError(Exception):
