@@ -67,3 +67,24 @@ def test_metadata_carries_the_spec():
     assert f.handler_args == ("fd", "dirflags", "path", "oflags", "fs_rights_base", "fs_rights_inheriting", "fdflags")
     assert f.out_names == ("fd",)
     assert preview1.FUNCTIONS["proc_exit"].noreturn is True
+
+
+def test_lowering_is_typed_data_every_template_macro_can_print():
+    import dataclasses
+
+    from pywasi.codegen import abi, pymodule
+    from pywasi.codegen.emit import _environment
+    from pywasi.codegen.generate import default_paths
+    from pywasi.codegen.resolve import load_dir
+
+    dispatch = _environment().get_template("macros.j2").module.dispatch
+    spec = load_dir(default_paths()[0] / "preview0")
+    canonical = load_dir(default_paths()[0] / "preview1")
+    module = pymodule.Planner(spec, canonical, "m", "e").module([])
+    printed = [s for f in module.functions for s in (*f.low.steps, *f.trace_args, *f.trace_results)]
+    printed += [*module.types, *module.trace_codecs]
+    for value in printed:
+        assert dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen, value
+        assert value.macro in dispatch, value
+    kinds = {type(s) for f in module.functions for s in f.low.steps}
+    assert kinds == set(abi.Step.__args__)  # every kind of step occurs, so each is printed above
