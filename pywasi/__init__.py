@@ -8,6 +8,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _distribution_version
 
+from pywasi.handlers.preopens import MemoryDir, Symlink
 from pywasi.runtime.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
@@ -27,6 +28,8 @@ __all__ = [
     "HostCall",
     "Stats",
     "ReadOnly",
+    "MemoryDir",
+    "Symlink",
     "ProcExit",
     "ModuleError",
     "WasiError",

@@ -78,14 +78,14 @@ class Resolver:
         """os.open of `path` beneath the directory `base`: a new host fd.
         Symlinks are followed inside the sandbox; O_NOFOLLOW makes a symlink
         as the last component ELOOP, as open(2) does."""
-        return self._open(base, _checked(path), flags | os.O_CLOEXEC, mode, Budget())
+        return self._open(base, checked_path(path), flags | os.O_CLOEXEC, mode, Budget())
 
     def parent(self, base: int, path: str, follow: bool) -> tuple[int, bytes]:
         """(directory fd, name): where the last component of `path` lives
         beneath `base`. With `follow` (or a trailing slash), a symlink as the
         last component is expanded, so the name is never a symlink when this
         returns. Give the fd back with `release`."""
-        return self._parent(base, _checked(path), follow, Budget())
+        return self._parent(base, checked_path(path), follow, Budget())
 
     @staticmethod
     def release(base: int, dirfd: int) -> None:
@@ -136,7 +136,8 @@ class Resolver:
         raise NotImplementedError
 
 
-def _checked(path: str) -> bytes:
+def checked_path(path: str) -> bytes:
+    """A guest path as bytes: EINVAL with a NUL, ENOTCAPABLE if absolute."""
     raw = path.encode("utf-8")
     if b"\0" in raw:
         raise WasiError(Errno.INVAL)
