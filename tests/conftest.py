@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pywasi.handlers.filesystems import host as sandbox
-from tests.support import UPSTREAM_WITX
+from tests.support import UPSTREAM_WITX, Filesystem
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +27,24 @@ def strategy(request):
     previous = sandbox.select(request.param)
     yield request.param
     sandbox.select(previous)
+
+
+FILESYSTEMS = ["openat2", "walk", "memory"]
+
+
+@pytest.fixture(params=FILESYSTEMS)
+def filesystem(request):
+    """Run the test on each kind of preopen: a host directory under each
+    resolver strategy, and a MemoryDir (see tests.support.Filesystem)."""
+    kind = request.param
+    if kind in ("openat2", "walk"):
+        if kind == "openat2" and not sandbox.OPENAT2_WORKS:
+            pytest.skip("this kernel (or its seccomp filter) has no openat2")
+        previous = sandbox.select(kind)
+        yield Filesystem(kind)
+        sandbox.select(previous)
+    else:
+        yield Filesystem(kind)
 
 
 @pytest.fixture

@@ -222,3 +222,59 @@ def wasi_errno(call) -> int:
         call()
     error = info.value
     return error.errno if isinstance(error, WasiError) else errno_of(error)
+
+
+def host_tree(path) -> dict:
+    """The host directory at `path` in the form MemoryDir.tree() gives: names
+    to bytes (a file), a dict (a directory) or a pywasi.Symlink."""
+    from pywasi import Symlink
+
+    out = {}
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_symlink():
+            out[entry.name] = Symlink(os.readlink(entry.path))
+        elif entry.is_dir():
+            out[entry.name] = host_tree(entry.path)
+        else:
+            out[entry.name] = Path(entry.path).read_bytes()
+    return out
+
+
+class Filesystem:
+    """One kind of preopen the file tests run on: a host directory (under
+    one resolver strategy), a MemoryDir copied from it, or an Overlay over
+    it. `preopen(path)` makes the preopen from the host tree at `path` as it
+    is; `tree()` is what the guest sees in it now."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.host = kind in ("openat2", "walk")
+        self.made = None
+        self.path = None
+
+    def preopen(self, path, read_only: bool = False):
+        from pywasi import MemoryDir, ReadOnly
+
+        self.path = Path(path)
+        if self.host:
+            value = self.path
+        else:
+            value = self.made = MemoryDir.from_path(path)
+        return ReadOnly(value) if read_only else value
+
+    def tree(self) -> dict:
+        return host_tree(self.path) if self.host else self.made.tree()
+
+    def stat(self, path: str, follow: bool = False):
+        """path_filestat_get's answer for `path`, asked of the handlers."""
+        from pywasi.handlers.preopens import HostDir
+
+        directory = (HostDir(self.path) if self.host else self.made).preopen("/", False)
+        try:
+            return directory.stat(path, follow)
+        finally:
+            directory.close()
+
+    def __repr__(self) -> str:
+        return self.kind
+

@@ -252,6 +252,8 @@ class MemoryDirectory(Directory):
             follow = False  # O_CREAT | O_EXCL never follows a symlink at the end (POSIX)
         slash = path.endswith("/")
         with fs.lock:
+            if slash and oflags & _CREAT:
+                self._refuse_creating_at_a_slash(path, oflags)
             directory, name = fs.parent(self.node, path, follow)
             node = fs.get(directory, name)
             if node is None:
@@ -262,8 +264,8 @@ class MemoryDirectory(Directory):
                 node = self._create(directory, name, lambda ino, now: FileNode(ino, now))
             elif oflags & _CREAT and oflags & _EXCL:
                 raise WasiError(Errno.EXIST)
-            elif isinstance(node, LinkNode):
-                raise WasiError(Errno.LOOP)  # O_NOFOLLOW at a symlink
+            elif isinstance(node, LinkNode):  # O_NOFOLLOW at a symlink
+                raise WasiError(Errno.NOTDIR if oflags & _DIRECTORY else Errno.LOOP)
             elif isinstance(node, DirNode):
                 if oflags & _TRUNC or oflags & _CREAT or (not oflags & _DIRECTORY and base & _WRITES):
                     raise WasiError(Errno.ISDIR)
@@ -275,6 +277,17 @@ class MemoryDirectory(Directory):
             if isinstance(node, DirNode):
                 return MemoryDirectory(fs, node, base & DIRECTORY_RIGHTS, inheriting, fdflags)
             return MemoryFile(fs, node, base & FILE_RIGHTS, inheriting & FILE_RIGHTS, fdflags)
+
+    def _refuse_creating_at_a_slash(self, path: str, oflags: int) -> None:
+        """What open(2) answers for O_CREAT and a trailing slash, once the
+        directory that would hold the name is found (Linux): EISDIR for a
+        name, without looking at it; for `.` or `..`, EEXIST with O_EXCL."""
+        bare = path.rstrip("/")
+        head, _, name = bare.rpartition("/")
+        dots = name in (".", "..")
+        if dots or head:
+            self.fs.directory(self.node, bare if dots else head)
+        raise WasiError(Errno.EXIST if dots and oflags & _EXCL else Errno.ISDIR)
 
     def _create(self, directory: DirNode, name: bytes, make) -> Node:
         """A new node `name` in `directory` (which must still be in the tree)."""
@@ -296,7 +309,9 @@ class MemoryDirectory(Directory):
     def _new_name(self, path: str) -> tuple[DirNode, bytes]:
         """Where symlink and link create: EEXIST if taken, ENOENT for a
         missing name with a trailing slash (Linux's filename_create)."""
-        directory, name, slash = self._named(path)
+        return self._free(*self._named(path))
+
+    def _free(self, directory: DirNode, name: bytes, slash: bool) -> tuple[DirNode, bytes]:
         if self.fs.get(directory, name) is not None:
             raise WasiError(Errno.EXIST)
         if slash or not name:
@@ -371,9 +386,15 @@ class MemoryDirectory(Directory):
             self._create(directory, name, lambda ino, now: LinkNode(ino, now, target))
 
     def _link(self, follow, path, to: MemoryDirectory, new_path):
-        with self.fs.lock:
-            node = self.fs.lookup(self.node, path, follow)
-            directory, name = to._new_name(new_path)
+        fs = self.fs
+        with fs.lock:
+            # Both parents first, then the names, as the host's linkat meets them.
+            source_dir, source_name = fs.parent(self.node, path, follow)
+            named = to._named(new_path)
+            node = fs.get(source_dir, source_name)
+            if node is None:
+                raise WasiError(Errno.NOENT)
+            directory, name = to._free(*named)
             if isinstance(node, DirNode):
                 raise WasiError(Errno.PERM)  # link(2): no hard links to directories
             if directory.nlink == 0:
@@ -393,15 +414,15 @@ class MemoryDirectory(Directory):
                 raise WasiError(Errno.NOENT)
             if old_name == b"." or new_name == b".":
                 raise WasiError(Errno.BUSY)
-            node = old_dir.entries.get(old_name)
+            node = fs.get(old_dir, old_name)
             if node is None:
                 raise WasiError(Errno.NOENT)
+            target = fs.get(new_dir, new_name)
             is_dir = isinstance(node, DirNode)
             if not is_dir and (old_slash or new_slash):
                 raise WasiError(Errno.NOTDIR)
             if is_dir and _within(new_dir, node):
                 raise WasiError(Errno.INVAL)  # into itself or a descendant
-            target = new_dir.entries.get(new_name)
             if target is not None and isinstance(target, DirNode) and _within(old_dir, target):
                 raise WasiError(Errno.NOTEMPTY)  # over an ancestor of the source
             if target is node:

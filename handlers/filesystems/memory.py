@@ -218,20 +218,27 @@ class MemoryFS:
                 out[name] = bytes(node.data)
         return out
 
-    def copy_host(self, directory: DirNode, path) -> None:
-        """Copy the host tree at `path` into `directory`: files, directories and
-        symlinks with their modes and times (anything else is left out)."""
+    def copy_host(self, directory: DirNode, path, seen: dict | None = None) -> None:
+        """Copy the host tree at `path` into `directory`: files (hard links
+        stay one file), directories and symlinks, with their modes and times
+        (anything else is left out)."""
+        seen = {} if seen is None else seen  # (st_dev, st_ino) -> the file copied for it
         with os.scandir(path) as listing:
             entries = sorted(listing, key=lambda e: e.name)
         for entry in entries:
             st = entry.stat(follow_symlinks=False)
             raw = os.fsencode(entry.name)
+            known = seen.get((st.st_dev, st.st_ino)) if stat.S_ISREG(st.st_mode) else None
+            if known is not None:
+                directory.add(raw, known)
+                known.nlink += 1
+                continue
             self.count_new_node_or_fail(entry.path)
             ino = self.new_ino()
             if stat.S_ISDIR(st.st_mode):
                 node = DirNode(ino, 0, directory, stat.S_IMODE(st.st_mode))
                 directory.add(raw, node)
-                self.copy_host(node, entry.path)
+                self.copy_host(node, entry.path, seen)
             elif stat.S_ISLNK(st.st_mode):
                 node = LinkNode(ino, 0, os.fsencode(os.readlink(entry.path)), stat.S_IMODE(st.st_mode))
                 directory.add(raw, node)
@@ -240,6 +247,7 @@ class MemoryFS:
                     node = FileNode(ino, 0, stat.S_IMODE(st.st_mode), f.read())
                 self._charge_or_fail(len(node.data), entry.path)
                 directory.add(raw, node)
+                seen[st.st_dev, st.st_ino] = node
             else:
                 self.files -= 1
                 continue
@@ -293,11 +301,9 @@ class MemoryFS:
                 return stack[-1], b"."
             self.walk(stack, head, budget)
             directory = stack[-1]
-            if len(name) > NAME_MAX:
-                raise WasiError(Errno.NAMETOOLONG)
             if not (follow or must_be_dir) or name in (b".", b""):
                 return directory, name
-            node = directory.entries.get(name)
+            node = self.get(directory, name)
             if not isinstance(node, LinkNode):
                 if must_be_dir and node is not None and not isinstance(node, DirNode):
                     raise WasiError(Errno.NOTDIR)
@@ -307,8 +313,18 @@ class MemoryFS:
                 raise WasiError(Errno.NOTCAPABLE)
             raw = node.target + (b"/" if must_be_dir else b"")
 
+    def directory(self, base: DirNode, path: str) -> DirNode:
+        """The directory `path` names beneath `base` (every link expanded)."""
+        stack = [base]
+        self.walk(stack, checked_path(path), Budget())
+        return stack[-1]
+
     @staticmethod
     def get(directory: DirNode, name: bytes) -> Node | None:
+        """The node `name` in `directory`: a lookup, which is where a name too
+        long is found out (as the kernel finds it: when it looks)."""
+        if len(name) > NAME_MAX:
+            raise WasiError(Errno.NAMETOOLONG)
         return directory if name == b"." else directory.entries.get(name)
 
     def lookup(self, base: DirNode, path: str, follow: bool) -> Node:

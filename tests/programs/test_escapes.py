@@ -4,7 +4,8 @@ and a directory swapped for a symlink to the outside while the guest opens
 through it, thousands of times, never lets the outside be read.
 
 The guest is fs_probe.c, which calls WASI straight (no libc path handling
-in between), under both sandbox strategies and both ABIs."""
+in between), on a host directory under both sandbox strategies and on a
+MemoryDir, and under both ABIs."""
 
 from __future__ import annotations
 
@@ -72,51 +73,54 @@ def sandbox(world):
     return world
 
 
-def run_probe(world, calls: list[list[str]], version: str) -> list[tuple[str, int]]:
+def run_probe(world, calls: list[list[str]], version: str, box=None) -> list[tuple[str, int]]:
     wasm = compile_c("fs_probe.c").read_bytes()
     if version == "unstable":
         wasm = rename_import_module(wasm, "wasi_snapshot_preview1", "wasi_unstable")
     argv = ["probe"] + [arg.format(root=world) for call in calls for arg in call]
-    code, out, err = run_captured(wasm, args=argv, preopens={"/box": world / "box"})
+    code, out, err = run_captured(wasm, args=argv, preopens={"/box": world / "box" if box is None else box})
     assert (code, err) == (0, b"")
     lines = out.decode().splitlines()
     assert len(lines) == len(calls)
     return [(line, int(re.search(r"-> (\d+)", line).group(1))) for line in lines]
 
 
-def box_state(world) -> dict:
-    box = world / "box"
-    return {str(p.relative_to(box)): (os.readlink(p) if p.is_symlink() else p.read_bytes() if p.is_file() else None)
-            for p in sorted(box.rglob("*"))}
+def watched(world, filesystem) -> Untouched:
+    """Nothing outside the box may be touched; for a filesystem in memory,
+    nothing on the host at all, the box included."""
+    return Untouched(world, keep="box" if filesystem.host else "")
 
 
 @pytest.mark.parametrize("version", ["preview1", "unstable"])
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
-def test_every_call_every_way_out(sandbox, strategy, version, escape):
-    before = box_state(sandbox)
-    with Untouched(sandbox, keep="box"):
-        results = run_probe(sandbox, every_call(*ESCAPES[escape]), version)
+def test_every_call_every_way_out(sandbox, filesystem, version, escape):
+    box = filesystem.preopen(sandbox / "box")
+    before = filesystem.tree()
+    with watched(sandbox, filesystem):
+        results = run_probe(sandbox, every_call(*ESCAPES[escape]), version, box)
     assert [line for line, errno in results if errno != NOTCAPABLE] == []
-    assert box_state(sandbox) == before  # and nothing inside changed either
+    assert filesystem.tree() == before  # and nothing inside changed either
 
 
 @pytest.mark.parametrize("version", ["preview1", "unstable"])
-def test_symlinks_followed_at_the_end_do_not_lead_out(sandbox, strategy, version):
-    before = box_state(sandbox)
-    with Untouched(sandbox, keep="box"):
-        results = run_probe(sandbox, FOLLOWED_AT_THE_END, version)
+def test_symlinks_followed_at_the_end_do_not_lead_out(sandbox, filesystem, version):
+    box = filesystem.preopen(sandbox / "box")
+    before = filesystem.tree()
+    with watched(sandbox, filesystem):
+        results = run_probe(sandbox, FOLLOWED_AT_THE_END, version, box)
     assert [line for line, errno in results if errno != NOTCAPABLE] == []
-    assert box_state(sandbox) == before
+    assert filesystem.tree() == before
     assert not (sandbox / "outside" / "new").exists()
 
 
-def test_the_links_themselves_are_the_guests(sandbox, strategy):
+def test_the_links_themselves_are_the_guests(sandbox, filesystem):
     # Not following, a call acts on the link inside: reading its text is
     # fine, and so is removing it.
-    with Untouched(sandbox, keep="box"):
+    box = filesystem.preopen(sandbox / "box")
+    with watched(sandbox, filesystem):
         results = run_probe(sandbox, [["readlink", "rel_dir"], ["lstat", "abs_file"], ["nofollow", "rel_file"],
                                       ["unlink", "abs_file"], ["symlink", "../outside/secret", "mine"],
-                                      ["open", "mine"], ["rename", "rel_dir", "renamed"]], "preview1")
+                                      ["open", "mine"], ["rename", "rel_dir", "renamed"]], "preview1", box)
     assert [line for line, _ in results] == [
         "readlink rel_dir -> 0 ../outside", "lstat abs_file -> 0", f"nofollow rel_file -> {LOOP}",
         "unlink abs_file -> 0", "symlink ../outside/secret mine -> 0", f"open mine -> {NOTCAPABLE}",
@@ -124,22 +128,24 @@ def test_the_links_themselves_are_the_guests(sandbox, strategy):
     ]
 
 
-def test_rmdir_and_unlink_of_link_slash_follow_nothing(sandbox, strategy):
+def test_rmdir_and_unlink_of_link_slash_follow_nothing(sandbox, filesystem):
     # A trailing slash makes a lookup follow a symlink at the end; rmdir and
     # unlink look nothing up there, so `link/` names a symlink, which is no
     # directory: ENOTDIR, as Linux answers.
-    before = box_state(sandbox)
-    with Untouched(sandbox, keep="box"):
+    box = filesystem.preopen(sandbox / "box")
+    before = filesystem.tree()
+    with watched(sandbox, filesystem):
         results = run_probe(sandbox, [["rmdir", "rel_dir/"], ["rmdir", "abs_dir/"], ["unlink", "rel_file/"]],
-                            "preview1")
+                            "preview1", box)
     assert [errno for _, errno in results] == [NOTDIR] * 3
-    assert box_state(sandbox) == before
+    assert filesystem.tree() == before
 
 
 @pytest.mark.parametrize("version", ["preview1", "unstable"])
-def test_loops_end_in_eloop(sandbox, strategy, version):
-    with Untouched(sandbox, keep="box"):
-        results = run_probe(sandbox, LOOPS, version)
+def test_loops_end_in_eloop(sandbox, filesystem, version):
+    box = filesystem.preopen(sandbox / "box")
+    with watched(sandbox, filesystem):
+        results = run_probe(sandbox, LOOPS, version, box)
     assert [line for line, errno in results if errno != LOOP] == []
 
 

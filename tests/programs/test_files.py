@@ -8,7 +8,6 @@ import os
 
 import pytest
 
-from pywasi import ReadOnly
 from pywasi.handlers.descriptors.directory import HostDirectory
 from tests.support import C_SOURCES, compile_c, pywasi_cli, rename_import_module, run_captured
 
@@ -125,26 +124,26 @@ def fs_program(name: str):
     return compile_c((C_SOURCES / "fs_common.h").read_text() + (C_SOURCES / name).read_text())
 
 
-def assert_left(path, expected: dict) -> None:
+def assert_left(tree: dict, expected: dict) -> None:
     """The sandbox holds these names, with this content where it is not None."""
-    assert sorted(os.listdir(path)) == sorted(expected)
+    assert sorted(tree) == sorted(expected)
     for name, content in expected.items():
         if content is not None:
-            assert (path / name).read_bytes() == content, name
+            assert tree[name] == content, name
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_c_program(tmp_path, strategy, name):
-    code, out, err = run_captured(fs_program(name), args=[name], preopens={"/box": tmp_path})
+def test_c_program(tmp_path, filesystem, name):
+    code, out, err = run_captured(fs_program(name), args=[name], preopens={"/box": filesystem.preopen(tmp_path)})
     assert (code, err) == (0, b"")
     assert out.decode() == EXPECTED[name]
-    assert_left(tmp_path, LEFT[name])
+    assert_left(filesystem.tree(), LEFT[name])
 
 
 @pytest.mark.parametrize("name", SHARED_ABI)
-def test_the_same_programs_under_wasi_unstable(tmp_path, strategy, name):
+def test_the_same_programs_under_wasi_unstable(tmp_path, filesystem, name):
     unstable = rename_import_module(fs_program(name).read_bytes(), "wasi_snapshot_preview1", "wasi_unstable")
-    code, out, err = run_captured(unstable, args=[name], preopens={"/box": tmp_path})
+    code, out, err = run_captured(unstable, args=[name], preopens={"/box": filesystem.preopen(tmp_path)})
     assert (code, out.decode(), err) == (0, EXPECTED[name], b"")
 
 
@@ -169,20 +168,21 @@ def probe(*args: str) -> list[str]:
     return ["probe", *args]
 
 
-def test_read_only_preopen_in_the_api(tmp_path):
+def test_read_only_preopen_in_the_api(tmp_path, filesystem):
     (tmp_path / "f").write_bytes(b"inside\n")
     (tmp_path / "d").mkdir()
     calls = probe("open", "f", "creat", "f", "creat", "new", "mkdir", "x", "rmdir", "d", "unlink", "f",
                   "rename", "f", "g", "link", "f", "g", "symlink", "f", "g", "utimes", "f", "stat", "f",
                   "opendir", "d")
-    code, out, _ = run_captured(compile_c("fs_probe.c"), args=calls, preopens={"/box": ReadOnly(tmp_path)})
+    ro = filesystem.preopen(tmp_path, read_only=True)
+    code, out, _ = run_captured(compile_c("fs_probe.c"), args=calls, preopens={"/box": ro})
     assert code == 0
     assert out.decode().splitlines() == [
         "open f -> 0 inside", "creat f -> 76", "creat new -> 76", "mkdir x -> 76", "rmdir d -> 76",
         "unlink f -> 76", "rename f g -> 76", "link f g -> 76", "symlink f g -> 76", "utimes f -> 76",
         "stat f -> 0", "opendir d -> 0 51 bytes",
     ]
-    assert_left(tmp_path, {"d": None, "f": b"inside\n"})
+    assert_left(filesystem.tree(), {"d": None, "f": b"inside\n"})
 
 
 def test_read_only_preopen_on_the_command_line(tmp_path):
