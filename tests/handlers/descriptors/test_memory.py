@@ -13,7 +13,7 @@ import pytest
 from pywasi import MemoryDir, ReadOnly, Symlink
 from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, FST, OFLAGS, RIGHTS
-from pywasi.handlers.errors import WasiError, errno_of
+from pywasi.runtime.errors import WasiError, errno_of
 from pywasi.handlers.preopens import HostDir
 from tests.support import host_tree
 
