@@ -1,6 +1,7 @@
 """The command line: `pywasi run`, `pywasi audit`, `pywasi gen` (also `python -m pywasi`).
 
-    pywasi run [--dir HOST[::GUEST[:ro]]]... [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
+    pywasi run [--dir HOST[::GUEST[:ro]]]... [--mount-memory GUEST]... [--env NAME[=VALUE]]...
+               [--tcplisten HOST:PORT]...
                [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
                [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
@@ -36,6 +37,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST[:ro]]",
                    help="preopen the host directory HOST, seen by the guest as GUEST (default: HOST); "
                         "with :ro nothing under it can be written, created, renamed or deleted")
+    p.add_argument("--mount-memory", action="append", default=[], metavar="GUEST",
+                   help="preopen an empty directory held in memory as GUEST (nothing written there reaches the disk)")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="set a guest environment variable; NAME alone passes the host's value")
     p.add_argument("--tcplisten", action="append", default=[], metavar="HOST:PORT",
@@ -76,6 +79,17 @@ def _preopens(dirs: list[str]) -> dict:
             raise ValueError(f"--dir {spec!r}: no such directory (to name the guest's path, use '::': {head}::{tail})")
         preopens[guest or host] = ReadOnly(host) if read_only else host
     return preopens
+
+
+def _mount_memory(preopens: dict, guests: list[str]) -> None:
+    from pywasi import MemoryDir
+
+    for guest in guests:
+        if not guest:
+            raise ValueError("--mount-memory '': expected GUEST, the guest's path")
+        if guest in preopens:
+            raise ValueError(f"--mount-memory {guest!r}: {guest!r} is already preopened")
+        preopens[guest] = MemoryDir()
 
 
 # What looks like a misspelt :ro at the end of a guest path (a guest path may
@@ -127,6 +141,7 @@ def run_command(argv: list[str]) -> int:
     args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
     try:
         preopens = _preopens(ns.dir)
+        _mount_memory(preopens, ns.mount_memory)
         env = _environment(ns.env)
     except ValueError as e:
         parser.error(str(e))

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ReadOnly:
-    """A host directory preopened so that nothing under it can be written,
-    created, renamed or deleted:
+    """A directory preopened so that nothing under it can be written,
+    created, renamed or deleted: a host path, or a MemoryDir.
 
-        WASI(preopens={"/data": ReadOnly("/srv/data")})
+        WASI(preopens={"/data": ReadOnly("/srv/data"), "/in": ReadOnly(MemoryDir(...))})
 
     The guest's descriptors under it never get the rights that write (so
     such calls fail with ENOTCAPABLE), and its files are opened read-only.
     """
 
-    path: str | bytes | os.PathLike
+    path: str | bytes | os.PathLike | object

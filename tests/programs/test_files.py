@@ -199,3 +199,30 @@ def test_read_only_preopen_on_the_command_line(tmp_path):
     out = pywasi_cli("run", "--dir", f"{tmp_path / 'ro'}:::ro", wasm)
     message = f"pywasi run: --dir '{tmp_path / 'ro'}:::ro': expected HOST, HOST::GUEST or HOST::GUEST:ro\n"
     assert (out.returncode, out.stderr.decode()) == (2, message)
+
+
+SCRATCH_PROGRAM = """
+#include <stdio.h>
+int main(void) {
+    FILE *f = fopen("/scratch/x", "w");
+    if (!f) { perror("fopen"); return 1; }
+    fputs("in memory", f);
+    fclose(f);
+    char buf[16] = {0};
+    f = fopen("/scratch/x", "r");
+    fread(buf, 1, sizeof buf - 1, f);
+    printf("read back: %s\\n", buf);
+    return 0;
+}
+"""
+
+
+def test_mount_memory_on_the_command_line(tmp_path):
+    wasm = str(compile_c(SCRATCH_PROGRAM))
+    out = pywasi_cli("run", "--mount-memory", "/scratch", wasm, cwd=tmp_path)
+    assert (out.returncode, out.stdout, out.stderr) == (0, b"read back: in memory\n", b"")
+    assert os.listdir(tmp_path) == []
+    out = pywasi_cli("run", "--mount-memory", "", wasm)
+    assert (out.returncode, out.stderr) == (2, b"pywasi run: --mount-memory '': expected GUEST, the guest's path\n")
+    out = pywasi_cli("run", "--dir", f"{tmp_path}::/scratch", "--mount-memory", "/scratch", wasm)
+    assert (out.returncode, out.stderr) == (2, b"pywasi run: --mount-memory '/scratch': '/scratch' is already preopened\n")
