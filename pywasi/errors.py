@@ -34,7 +34,7 @@ class OutOfRange(ValueError):
 class AlreadyStarted(RuntimeError):
     code = "ERR_WASI_ALREADY_STARTED"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("WASI instance has already started")
 
 
@@ -52,7 +52,7 @@ class NotStarted(RuntimeError):
         )
 
 
-def describe(value) -> str:
+def describe(value: object) -> str:
     """How Node shows a received value: its type, and a short repr."""
     text = repr(value)
     if len(text) > 40:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .options import Tree
 
 
 @dataclass(frozen=True)
@@ -17,4 +21,4 @@ class ReadOnly:
     such calls fail with ENOTCAPABLE), and its files are opened read-only.
     """
 
-    path: str | bytes | os.PathLike | object
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | Tree

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
@@ -104,7 +105,13 @@ def check_command(module: wasmtime.Module, name: str, version: str) -> None:
         raise ModuleError(f"{name}: exports no _start function: not a WASI command{kind}")
 
 
-def run(module, *, version: str = "auto", cache: bool | str | os.PathLike = True, **options) -> int:
+def run(
+    module: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    *,
+    version: str = "auto",
+    cache: bool | str | os.PathLike[str] = True,
+    **options: Any,
+) -> int:
     """Run a WASI command (a path, wasm bytes or WAT text) and return its exit
     code. `cache`: keep compiled code on disk (True: in $PYWASI_CACHE or the
     user's cache folder; a path: there; False: never). `options` are WASI's."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field as dataclass_field
 from enum import Enum, Flag
 from time import perf_counter_ns
+from types import ModuleType
 
 # The values the generated decoders produce, which a HostCall holds.
 from pywasi.runtime.decoders import OUT_OF_BOUNDS, Bytes, OutOfBounds, Pointer, enum
@@ -36,9 +37,9 @@ class HostCall:
     spent in the host."""
 
     function: str
-    args: dict
+    args: dict[str, object]
     errno: Enum | None
-    results: dict
+    results: dict[str, object]
     ns: int
     exception: BaseException | None = None
 
@@ -177,17 +178,17 @@ def _traced(name: str, stub: Callable, decode: Callable, core: tuple[str, ...], 
 class FunctionStats:
     calls: int = 0
     ns: int = 0  # in the host, in total
-    outcomes: Counter = dataclass_field(default_factory=Counter)  # "success", "NOENT", "exit 0", "trap" ...
+    outcomes: Counter[str] = dataclass_field(default_factory=Counter)  # "success", "NOENT", "exit 0", "trap" ...
 
 
 class Stats:
     """Per function: calls, outcomes and time in the host, over every WASI
     instance given this object (`WASI(stats=...)`)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.functions: dict[str, FunctionStats] = {}
 
-    def stubs(self, abi, stubs: dict[str, Callable]) -> dict[str, Callable]:
+    def stubs(self, abi: ModuleType, stubs: dict[str, Callable]) -> dict[str, Callable]:
         """Stubs that count `stubs` (a version module's `bind` result)."""
         names = {int(e): "success" if e == 0 else e.name for e in abi.Errno}
         return {

@@ -11,7 +11,7 @@ import importlib
 import io
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import wasmtime
 
@@ -26,8 +26,9 @@ from pywasi.handlers.preopens import HostDir
 
 from . import bridge, interrupt, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
-from .runtime.memory import GuestMemory
+from .options import Args, Env, Output, Preopens, Sockets, Stdin, TraceTarget
 from .preopen import ReadOnly
+from .runtime.memory import GuestMemory
 
 _INT32_MAX = 2**31 - 1
 
@@ -61,19 +62,19 @@ class WASI:
         self,
         *,
         version: str = "preview1",
-        args=(),
-        env: Mapping | None = None,
-        preopens: Mapping | None = None,
+        args: Args = (),
+        env: Env | None = None,
+        preopens: Preopens | None = None,
         return_on_exit: bool = True,
-        stdin=0,
-        stdout=1,
-        stderr=2,
-        sockets=(),
+        stdin: Stdin = 0,
+        stdout: Output = 1,
+        stderr: Output = 2,
+        sockets: Sockets = (),
         max_fds: int | None = 1024,
         max_output: int | None = 64 << 20,
-        trace=None,
-        stats=None,
-    ):
+        trace: TraceTarget | None = None,
+        stats: tracing.Stats | None = None,
+    ) -> None:
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
         chosen = _version(version)
@@ -103,13 +104,13 @@ class WASI:
         self._closed = False
         self._store: wasmtime.Store | None = None
         self._instance: wasmtime.Instance | None = None
-        self.wasi_import = {
+        self.wasi_import: dict[str, Callable[..., int | None]] = {
             name: _entry(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
         }
 
     # Node's API ------------------------------------------------------------
 
-    def get_import_object(self) -> dict:
+    def get_import_object(self) -> dict[str, dict[str, Callable[..., int | None]]]:
         return {self._abi.MODULE: self.wasi_import}
 
     def define(self, linker: wasmtime.Linker) -> None:
@@ -180,7 +181,7 @@ class WASI:
     def __enter__(self) -> WASI:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # Internals -------------------------------------------------------------
