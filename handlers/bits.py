@@ -7,16 +7,23 @@ rights and flags as ints.
 
 from __future__ import annotations
 
+from enum import IntFlag
+from typing import TYPE_CHECKING
+
 from pywasi.generated.preview1 import (
     Eventrwflags, Fdflags, Fstflags, Lookupflags, Oflags, Riflags, Rights, Roflags, Sdflags, Subclockflags,
 )
 
 
 class _Bits:
-    def __init__(self, flags):
+    def __init__(self, flags: type[IntFlag]) -> None:
         for member in flags:
-            setattr(self, member.name, int(member))
+            setattr(self, str(member.name), int(member))
         self.ALL = sum(int(m) for m in flags)
+
+    if TYPE_CHECKING:  # the members' names, set above, are ints
+
+        def __getattr__(self, name: str) -> int: ...
 
 
 RIGHTS = _Bits(Rights)

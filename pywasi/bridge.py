@@ -117,7 +117,7 @@ def _keep(error: BaseException) -> None:
         # A bad pointer stays a trap, as it is through call().
         import wasmtime._func as public
 
-        public.LAST_EXCEPTION = error
+        public.LAST_EXCEPTION = error  # type: ignore[assignment]  # it re-raises any BaseException
 
 
 def _raw_trap(function: str, error: BaseException) -> int:
@@ -271,6 +271,7 @@ def call(store: wasmtime.Store, func: wasmtime.Func) -> None:
     # A trap raised by wasm comes back in `trap`; one a host call returned
     # comes back as an error (wasmtime's C API). Either way, what the host
     # call kept explains it.
+    failure: wasmtime.WasmtimeError | wasmtime.Trap
     if error:
         failure = wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
     else:

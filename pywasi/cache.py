@@ -91,7 +91,7 @@ def _store(module: wasmtime.Module, directory: Path, entry: Path, checksum: Path
         pass  # a full disk or a read-only cache costs only the next compile
 
 
-def _write(directory: Path, target: Path, payload: bytes) -> None:
+def _write(directory: Path, target: Path, payload: bytes | bytearray) -> None:
     """`payload` in `target`, whole or not at all: written beside it, then
     renamed over it. A write that fails (a full disk, Ctrl-C) takes its
     partial file away: an entry can be hundreds of megabytes."""

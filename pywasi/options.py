@@ -13,6 +13,8 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Protocol, TypeVar
 
+from pywasi.handlers.descriptors.directory import Directory
+
 from .preopen import ReadOnly
 from .trace import HostCall
 
@@ -31,6 +33,14 @@ class Writable(Protocol):
     def write(self, data: memoryview, /) -> object: ...
 
 
+class Tree(Protocol):
+    """What a guest path may be preopened as besides a host path: a tree of
+    files of its own (pywasi.handlers.preopens), asked for its directory
+    when the guest's fd table is set up."""
+
+    def preopen(self, name: str, read_only: bool, /) -> Directory: ...
+
+
 class SupportsWrite(Protocol[_T_contra]):
     def write(self, data: _T_contra, /) -> object: ...
 
@@ -44,7 +54,7 @@ Args = Sequence[Arg]
 #: `env`: names to values; a None value is skipped, as Node skips undefined.
 Env = Mapping[str, Arg | None]
 #: What a guest path is preopened as.
-PreopenTarget = HostPath | ReadOnly
+PreopenTarget = HostPath | ReadOnly | Tree
 #: `preopens`: the guest's path -> what it sees there.
 Preopens = Mapping[str, PreopenTarget]
 #: `stdin`: a host fd, bytes to read, or a binary stream.

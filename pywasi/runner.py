@@ -63,7 +63,7 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
         except UnicodeDecodeError:
             raise ModuleError(f"{name}: neither a wasm binary nor WAT text (not UTF-8 text)") from None
         try:
-            data = wasmtime.wat2wasm(text)
+            data = bytes(wasmtime.wat2wasm(text))
         except wasmtime.WasmtimeError as e:
             if not _LOOKS_LIKE_WAT.match(text):
                 raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({_first_line(e)})") from None

@@ -18,7 +18,7 @@ import io
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field as dataclass_field
-from enum import Enum, Flag
+from enum import Enum, Flag, IntEnum
 from time import perf_counter_ns
 from types import ModuleType
 
@@ -38,7 +38,7 @@ class HostCall:
 
     function: str
     args: dict[str, object]
-    errno: Enum | None
+    errno: IntEnum | None
     results: dict[str, object]
     ns: int
     exception: BaseException | None = None
@@ -88,11 +88,12 @@ def format_value(v) -> str:
 
 
 def _flags_text(v: Flag) -> str:
-    value = int(v)
-    names, known = [], 0
+    value = v.value
+    names: list[str] = []
+    known = 0
     for member in type(v):
         if value & member.value:
-            names.append(member.name)
+            names.append(str(member.name))
             known |= member.value
     if value & ~known:
         names.append(f"{value & ~known:#x}")  # bits the version does not define
@@ -149,7 +150,7 @@ def trace_stubs(abi, stubs: dict[str, Callable], memory, sink: Callable[[HostCal
 _MASKS = {"i32": 0xFFFFFFFF, "i64": 0xFFFFFFFFFFFFFFFF}
 
 
-def _traced(name: str, stub: Callable, decode: Callable, core: tuple[str, ...], errno_type: type[Enum], sink: Callable):
+def _traced(name: str, stub: Callable, decode: Callable, core: tuple[str, ...], errno_type: type[IntEnum], sink: Callable):
     masks = tuple(_MASKS[w] for w in core)
 
     def traced(*raw):

@@ -28,7 +28,7 @@ from .errors import WasiError
 if sys.byteorder != "little":  # the typed views below are in host byte order
     raise ImportError("pywasi needs a little-endian host: wasm memory is little-endian")
 
-Source = Callable[[], "tuple[int | object, int]"]
+Source = Callable[[], "tuple[int | bytearray, int]"]  # an address, or a buffer (tests)
 
 # What a guest may make the host build from one call's arguments. A list the
 # stub builds costs the host far more than the guest's bytes it comes from
@@ -62,7 +62,7 @@ class NotBound(Exception):
     """The memory is used before it is bound to an instance."""
 
 
-def _unbound() -> tuple[object, int]:
+def _unbound() -> tuple[int | bytearray, int]:
     raise NotBound("no memory is bound yet")
 
 
@@ -71,7 +71,7 @@ class GuestMemory:
 
     def __init__(self, source: Source | None = None):
         self._source = source or _unbound
-        self._base = None
+        self._base: int | bytearray | None = None
         self.size = 0
         self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
         if source is not None:
