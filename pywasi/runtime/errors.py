@@ -34,7 +34,7 @@ def errno_of(error: OSError) -> int:
 
 # Every host errno with a WASI counterpart of the same name (EWOULDBLOCK is
 # EAGAIN, ENOTSUP is EOPNOTSUPP on Linux), plus the few whose names differ.
-_FROM_OS: dict[int, Errno] = {}
+_FROM_OS: dict[int | None, Errno] = {}  # an OSError's errno may be None
 for _member in Errno:
     _code = getattr(_os, "E" + _member.name, None)
     if _code is not None:
