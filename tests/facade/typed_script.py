@@ -18,12 +18,14 @@ from pywasi import (
     HostCall,
     InvalidArgType,
     InvalidArgValue,
+    MemoryDir,
     ModuleError,
     NotStarted,
     OutOfRange,
     ProcExit,
     ReadOnly,
     Stats,
+    Symlink,
     WasiError,
 )
 from pywasi.options import Output, Preopens, Stdin
@@ -64,7 +66,13 @@ def instantiate(wasi: WASI, text: str) -> tuple[wasmtime.Instance, wasmtime.Stor
 def command(directory: str) -> None:
     lines: list[HostCall] = []
     stats = Stats()
-    preopens: Preopens = {"/data": ReadOnly(directory), "/out": directory}
+    memory = MemoryDir({"in.txt": b"data", "conf": {"a.ini": "x=1"}, "latest": Symlink("in.txt")}, max_bytes=1 << 20)
+    preopens: Preopens = {
+        "/data": ReadOnly(directory),
+        "/out": directory,
+        "/mem": memory,
+        "/mem-ro": ReadOnly(MemoryDir.from_path(directory)),
+    }
     stdin: Stdin = b""
     stdout: Output = io.BytesIO()
     with WASI(
@@ -90,6 +98,7 @@ def command(directory: str) -> None:
         except AlreadyStarted as error:
             assert error.code == "ERR_WASI_ALREADY_STARTED"
     assert isinstance(stdout, io.BytesIO) and stdout.getvalue() == b"typed\n"
+    assert memory.tree()["in.txt"] == b"data"
     call = lines[0]
     assert (call.function, call.results, call.exception) == ("fd_write", {"size": 6}, None)
     assert call.errno is not None and call.errno.name == "SUCCESS" and call.ns >= 0
