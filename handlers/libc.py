@@ -1,6 +1,7 @@
 """The few host calls Python's os module does not offer, through ctypes:
-openat2 (the sandbox's kernel-checked resolution) and utimensat/futimens
-(setting one timestamp and omitting the other, or taking it from the clock).
+openat2 (the sandbox's kernel-checked resolution), utimensat/futimens
+(setting one timestamp and omitting the other, or taking it from the clock)
+and getdents64 (a directory read from a position, in chunks).
 
 Each returns like its os counterpart: a value, or an OSError with the host
 errno (which handlers let propagate to the one errno table).
@@ -94,3 +95,22 @@ def futimens(fd: int, times: Timespecs) -> None:
         raise OSError(errno.ENOSYS, "futimens constants unknown on this host")
     if _futimens(fd, times) != 0:
         raise _error()
+
+
+# getdents64 -----------------------------------------------------------------------
+
+# glibc >= 2.30 wraps it; elsewhere (musl, macOS) callers list another way.
+_getdents64 = getattr(_libc, "getdents64", None)
+if _getdents64 is not None:
+    _getdents64.restype = ctypes.c_ssize_t
+    _getdents64.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+HAS_GETDENTS = _getdents64 is not None and sys.platform.startswith("linux")
+
+
+def getdents64(fd: int, buf: ctypes.Array) -> int:
+    """Read directory entries (struct linux_dirent64) from `fd`'s position
+    into `buf`; the bytes filled, 0 at the end."""
+    n = _getdents64(fd, buf, len(buf))
+    if n < 0:
+        raise _error()
+    return n

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pywasi.handlers.filesystems import host as sandbox
+from pywasi.handlers.filesystems import host as sandbox, listing
 from tests.support import UPSTREAM_WITX, Filesystem
 
 
@@ -45,6 +45,15 @@ def filesystem(request):
         sandbox.select(previous)
     else:
         yield Filesystem(kind)
+
+
+@pytest.fixture(params=["getdents", "scandir"])
+def lister(request, monkeypatch):
+    """Run the test under each way fd_readdir reads a host directory."""
+    if request.param == "getdents" and listing.entries is not listing.getdents_entries:
+        pytest.skip("this host has no getdents64")
+    monkeypatch.setattr(listing, "entries", getattr(listing, f"{request.param}_entries"))
+    return request.param
 
 
 @pytest.fixture

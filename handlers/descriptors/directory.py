@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import os
 import stat
-from itertools import islice
+from itertools import chain
 
 from pywasi.generated.preview1 import Dirent, Errno, Filetype
 
 from .. import libc
 from ..bits import FDFLAGS, LOOKUP, OFLAGS, RIGHTS
 from pywasi.runtime.errors import WasiError
-from ..filesystems import host as host_fs
+from ..filesystems import host as host_fs, listing
 from .base import Descriptor
 from .file import FILE_RIGHTS, File
 from .hostfd import HostFd, filestat_of, filetype_of, timespecs
@@ -149,11 +149,19 @@ class HostDirectory(Directory, HostFd):
 
     def __init__(
         self, fd: int, rights_base: int = DIRECTORY_RIGHTS, rights_inheriting: int = ALL_RIGHTS, flags: int = 0,
-        resolver: host_fs.Resolver | None = None,
+        resolver: host_fs.Resolver | None = None, root: tuple[int, int] | None = None,
     ):
         HostFd.__init__(self, fd, rights_base, rights_inheriting, flags)
         self.resolver = resolver or host_fs.default()
-        self._listing: list[tuple[Dirent, bytes]] | None = None
+        # (st_dev, st_ino) of the preopen this directory was reached from:
+        # its `..` is out of reach.
+        self.root = root
+        self._cursor = listing.Cursor()  # where the guest's last listing stopped
+
+    def preopened(self, name, read_only=False):
+        own = os.fstat(self.fd)
+        self.root = (own.st_dev, own.st_ino)
+        return super().preopened(name, read_only)
 
     def same_filesystem(self, other):
         return isinstance(other, HostDirectory)
@@ -161,30 +169,28 @@ class HostDirectory(Directory, HostFd):
     # fd_readdir ------------------------------------------------------------
 
     def readdir(self, cookie: int):
-        """(dirent, name) from the entry `cookie` on. The cookie is an index
-        into a listing taken when the guest starts over from 0 (as a DIR
-        stream is read until rewinddir), so resuming costs no new listing."""
-        listing = self._listing
-        if cookie == 0 or listing is None:
-            listing = self._listing = self._list()
-        if cookie >= len(listing):
-            return ()
-        return islice(listing, cookie, None)
+        """(dirent, name) from the entry `cookie` on: `.` and `..`, then the
+        host's entries, streamed (listing.py keeps no listing, only where the
+        last one stopped)."""
+        host = listing.entries(self.fd, cookie, self._cursor)
+        if cookie >= listing.FIRST:
+            return host
+        return chain(self._dots()[cookie:], host)
 
-    def _list(self) -> list[tuple[Dirent, bytes]]:
-        # `.` and `..` first, as POSIX, wasmtime and the WASI test suite have
-        # them. `..` gets inode 0 (its parent may be outside the sandbox), which
-        # wasi-libc accepts for `..`, as wasmtime does.
-        entries = [
-            (Dirent(1, os.fstat(self.fd).st_ino, 1, Filetype.DIRECTORY), b"."),
-            (Dirent(2, 0, 2, Filetype.DIRECTORY), b".."),
-        ]
-        os.lseek(self.fd, 0, os.SEEK_SET)  # scandir reads from the shared offset
-        with os.scandir(self.fd) as listing:
-            for entry in listing:
-                name = os.fsencode(entry.name)
-                entries.append((Dirent(len(entries) + 1, entry.inode(), len(name), _entry_type(entry)), name))
-        return entries
+    def _dots(self) -> tuple[tuple[Dirent, bytes], ...]:
+        own = os.fstat(self.fd)
+        if (own.st_dev, own.st_ino) == self.root:
+            # The parent is out of reach: `..` is the directory itself, as
+            # POSIX has it for `/..`. Its inode must not be 0: older wasi-libc
+            # readdir then asks fstatat(dirfd, "..") for it, which a capability
+            # root refuses (wasmtime reports a nonzero inode too).
+            parent = own.st_ino
+        else:
+            parent = os.stat("..", dir_fd=self.fd).st_ino
+        return (
+            (Dirent(1, own.st_ino, 1, Filetype.DIRECTORY), b"."),
+            (Dirent(2, parent, 2, Filetype.DIRECTORY), b".."),
+        )
 
     # Path operations -----------------------------------------------------
 
@@ -198,7 +204,7 @@ class HostDirectory(Directory, HostFd):
         try:
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
-                return HostDirectory(fd, base & DIRECTORY_RIGHTS, inheriting, fdflags, self.resolver)
+                return HostDirectory(fd, base & DIRECTORY_RIGHTS, inheriting, fdflags, self.resolver, self.root)
             return File(fd, filetype_of(mode), base & FILE_RIGHTS, inheriting & FILE_RIGHTS, fdflags)
         except BaseException:
             os.close(fd)
@@ -255,15 +261,3 @@ class HostDirectory(Directory, HostFd):
         slash = b"/" if bare != path else b""
         return self._at(bare, False, lambda d, name: action(d, name + slash))
 
-
-def _entry_type(entry: os.DirEntry) -> Filetype:
-    try:
-        if entry.is_symlink():
-            return Filetype.SYMBOLIC_LINK
-        if entry.is_dir(follow_symlinks=False):
-            return Filetype.DIRECTORY
-        if entry.is_file(follow_symlinks=False):
-            return Filetype.REGULAR_FILE
-        return filetype_of(entry.stat(follow_symlinks=False).st_mode)
-    except OSError:  # gone since it was listed
-        return Filetype.UNKNOWN

@@ -234,8 +234,9 @@ class MemoryDirectory(Directory):
             if cookie < 1:
                 out.append((Dirent(1, node.ino, 1, Filetype.DIRECTORY), b"."))
             if cookie < 2:
-                # `..` of the filesystem's root is outside it: inode 0, as on the host.
-                up = node.parent.ino if node.parent is not None else 0
+                # `..` of the filesystem's root is out of reach: the root
+                # itself, as on the host (and POSIX's `/..`), never inode 0.
+                up = node.parent.ino if node.parent is not None else node.ino
                 out.append((Dirent(2, up, 2, Filetype.DIRECTORY), b".."))
             entries = node.entries
             for name, seq in node.seqs.items():

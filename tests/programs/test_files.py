@@ -226,3 +226,45 @@ def test_mount_memory_on_the_command_line(tmp_path):
     assert (out.returncode, out.stderr) == (2, b"pywasi run: --mount-memory '': expected GUEST, the guest's path\n")
     out = pywasi_cli("run", "--dir", f"{tmp_path}::/scratch", "--mount-memory", "/scratch", wasm)
     assert (out.returncode, out.stderr) == (2, b"pywasi run: --mount-memory '/scratch': '/scratch' is already preopened\n")
+
+
+# What older wasi-libc's readdir does (and Yosys, built with it, relies on):
+# list with fd_readdir, and for an entry whose inode is 0 ask fstatat for it.
+OLD_READDIR = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <wasi/api.h>
+
+int main(void) {
+    static char buf[4096];
+    __wasi_size_t used;
+    if (__wasi_fd_readdir(3, (uint8_t *)buf, sizeof buf, 0, &used) != 0) return 1;
+    for (size_t at = 0; at + sizeof(__wasi_dirent_t) <= used;) {
+        __wasi_dirent_t e;
+        memcpy(&e, buf + at, sizeof e);
+        char name[256] = {0};
+        memcpy(name, buf + at + sizeof e, e.d_namlen);
+        at += sizeof e + e.d_namlen;
+        unsigned long long ino = e.d_ino;
+        if (ino == 0) {
+            struct stat st;
+            if (fstatat(3, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                perror(name);
+                return 2;
+            }
+            ino = st.st_ino;
+        }
+        printf("%s %d\n", name, ino == 0);
+    }
+    return 0;
+}
+"""
+
+
+def test_older_wasi_libc_readdir_at_a_capability_root(tmp_path, strategy):
+    (tmp_path / "f").touch()
+    code, out, err = run_captured(compile_c(OLD_READDIR), args=["x"], preopens={"/box": tmp_path})
+    assert (code, err) == (0, b"")
+    assert sorted(out.decode().splitlines()) == [". 0", ".. 0", "f 0"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tracemalloc
+from itertools import islice
 
 import pytest
 
@@ -86,30 +88,65 @@ def names(entries) -> list[bytes]:
     return [name for _, name in entries]
 
 
-def test_readdir_lists_dot_dotdot_and_resumes_at_cookies(root, tmp_path):
+def test_readdir_lists_dot_dotdot_and_resumes_at_cookies(root, tmp_path, lister):
     for i in range(5):
         (tmp_path / "d" / f"e{i}").write_bytes(b"x" * i)
     d = root.open("d", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.FD_READDIR, 0, 0)
     entries = list(d.readdir(0))
     assert names(entries)[:2] == [b".", b".."]
     assert sorted(names(entries)[2:]) == [b"e0", b"e1", b"e2", b"e3", b"e4"]
-    assert [dirent.d_next for dirent, _ in entries] == [1, 2, 3, 4, 5, 6, 7]
+    assert [dirent.d_next for dirent, _ in entries] == [1, 2, 3, 4, 5, 6, 7]  # small: telldir's long is 32-bit
     dot, dotdot = entries[0][0], entries[1][0]
     assert (dot.d_ino, dot.d_type, dotdot.d_ino, dotdot.d_type) == (
-        os.stat(tmp_path / "d").st_ino, Filetype.DIRECTORY, 0, Filetype.DIRECTORY)
+        os.stat(tmp_path / "d").st_ino, Filetype.DIRECTORY, os.stat(tmp_path).st_ino, Filetype.DIRECTORY)
     for dirent, name in entries[2:]:
         assert (dirent.d_ino, dirent.d_namlen, dirent.d_type) == (
             os.stat(tmp_path / "d" / name.decode()).st_ino, 2, Filetype.REGULAR_FILE)
-    assert names(d.readdir(4)) == names(entries)[4:]
-    assert list(d.readdir(7)) == [] and list(d.readdir(2**64 - 1)) == []
-    # Resuming reads the listing taken at cookie 0; starting over takes a new one.
-    (tmp_path / "d" / "late").write_bytes(b"")
-    assert names(d.readdir(5)) == names(entries)[5:]
-    assert b"late" in names(d.readdir(0))
+    for cookie in range(8):
+        assert list(d.readdir(cookie)) == entries[cookie:]
+    assert list(d.readdir(2**64 - 1)) == []
+    # Reading on from where a listing stopped resumes at the host's position,
+    # as a DIR stream does: an entry removed before it shifts nothing.
+    assert names(islice(d.readdir(0), 5)) == names(entries)[:5]
+    os.unlink(tmp_path / "d" / names(entries)[3].decode())
+    expected = names(entries)[5:] if lister == "getdents" else names(entries)[6:]
+    assert names(d.readdir(5)) == expected
     d.close()
 
 
-def test_readdir_types(root, tmp_path):
+def test_dotdot_at_a_capability_root_is_the_directory_itself(root, tmp_path, lister):
+    # POSIX's `/..`; never inode 0 (older wasi-libc readdir stats such an entry).
+    (dot, _), (dotdot, name) = list(root.readdir(0))[:2]
+    assert name == b".." and dotdot.d_ino == dot.d_ino == os.stat(tmp_path).st_ino
+    again = root.open(".", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.FD_READDIR, 0, 0)
+    assert list(again.readdir(1))[0][0].d_ino == os.stat(tmp_path).st_ino
+    again.close()
+
+
+def test_readdir_keeps_nothing_per_descriptor(root, tmp_path, lister):
+    """A listing is streamed: many descriptors, each read one entry into a
+    large directory, hold no host memory for it (there used to be a whole
+    listing kept per descriptor)."""
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(3000):
+        (big / f"entry-with-a-longish-name-{i:05d}").touch()
+    opened = [root.open("big", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.FD_READDIR, 0, 0) for _ in range(40)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for d in opened:
+            for cookie in (0, 2):
+                next(iter(d.readdir(cookie)))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 200_000, kept  # a whole listing is about 500 kB, per descriptor
+    for d in opened:
+        d.close()
+
+
+def test_readdir_types(root, tmp_path, lister):
     entries = {name: dirent.d_type for dirent, name in root.readdir(0)}
     assert entries == {b".": Filetype.DIRECTORY, b"..": Filetype.DIRECTORY, b"f": Filetype.REGULAR_FILE,
                        b"d": Filetype.DIRECTORY, b"link": Filetype.SYMBOLIC_LINK}
