@@ -64,7 +64,7 @@ _FDFLAGS = tuple(
 )
 _CREAT, _DIRECTORY = OFLAGS.CREAT, OFLAGS.DIRECTORY
 _FOLLOW = LOOKUP.SYMLINK_FOLLOW
-_FD_READ = RIGHTS.FD_READ
+_FD_READ, _FD_WRITE = RIGHTS.FD_READ, RIGHTS.FD_WRITE
 _WRITES = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE  # need a writable host fd
 
 
@@ -196,7 +196,13 @@ class HostDirectory(Directory, HostFd):
 
     def _open(self, path, follow, oflags, base, inheriting, fdflags) -> Descriptor:
         flags = _OFLAGS[oflags] | _FDFLAGS[fdflags] | os.O_NOCTTY
-        if not oflags & _DIRECTORY and base & _WRITES:
+        if oflags & _DIRECTORY:
+            if base & _FD_WRITE:
+                # Asking to write a directory: open(2) with O_WRONLY answers
+                # EISDIR for a directory, ENOTDIR for a file, ENOENT for
+                # nothing (the WASI test suite's path_open_preopen, wasmtime).
+                flags |= os.O_WRONLY
+        elif base & _WRITES:
             flags |= os.O_RDWR if base & _FD_READ else os.O_WRONLY
         if not follow:
             flags |= os.O_NOFOLLOW

@@ -78,7 +78,7 @@ def test_path_calls_on_a_file_are_notcapable(host):
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_each_path_call_needs_its_right(host, tree, name):
     right, call = CALLS[name]
-    fd = host.path_open(3, 0, ".", OFLAGS.DIRECTORY, RIGHTS.ALL, RIGHTS.ALL, 0)
+    fd = host.path_open(3, 0, ".", OFLAGS.DIRECTORY, RIGHTS.ALL & ~RIGHTS.FD_WRITE, RIGHTS.ALL, 0)
     host.fd_fdstat_set_rights(fd, host.fd_fdstat_get(fd).fs_rights_base & ~right, RIGHTS.ALL)
     with Untouched(tree, keep="outside-nothing"):
         assert wasi_errno(lambda: call(host, fd)) == Errno.NOTCAPABLE
@@ -98,7 +98,7 @@ def test_path_open_gives_the_lowest_free_fd_and_closes_what_it_cannot_number(tre
 
 def test_read_only_preopen_refuses_every_change_and_touches_nothing(tree, strategy):
     h = make_host(tree / "box", read_only=True)
-    h.path_open(3, 0, "d", OFLAGS.DIRECTORY, RIGHTS.ALL, RIGHTS.ALL, 0)  # fd 4: a directory under it
+    h.path_open(3, 0, "d", OFLAGS.DIRECTORY, RIGHTS.ALL & ~RIGHTS.FD_WRITE, RIGHTS.ALL, 0)  # fd 4: a directory under it
     with Untouched(tree, keep="nothing-is-kept"):
         for fd in (3, 4):
             for name, (_, call) in WRITING.items():

@@ -50,7 +50,7 @@ def test_open_grants_what_was_asked_and_the_directory_passes_on(root):
 
 
 def test_open_a_directory(root):
-    d = root.open("d", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.ALL, RIGHTS.ALL, 0)
+    d = root.open("d", FOLLOW, OFLAGS.DIRECTORY, RIGHTS.ALL & ~RIGHTS.FD_WRITE, RIGHTS.ALL, 0)
     assert isinstance(d, Directory) and d.rights_base == DIRECTORY_RIGHTS and d.rights_inheriting == RIGHTS.ALL
     d.close()
     d = root.open(".", 0, 0, RIGHTS.FD_READDIR, 0, 0)  # a directory without asking for one
@@ -60,6 +60,22 @@ def test_open_a_directory(root):
     assert wasi_errno(lambda: root.open("new", FOLLOW, OFLAGS.DIRECTORY | OFLAGS.CREAT, READ, 0, 0)) == Errno.INVAL
     assert wasi_errno(lambda: root.open("d", FOLLOW, 0, READ | WRITE, 0, 0)) == Errno.ISDIR
     assert not os.path.exists(os.path.join(f"/proc/self/fd/{root.fd}", "new"))
+
+
+@pytest.mark.parametrize("rights", [RIGHTS.FD_WRITE, RIGHTS.ALL, RIGHTS.FD_READ | RIGHTS.FD_WRITE])
+def test_open_directory_to_write_is_eisdir(root, rights):
+    # The WASI test suite's path_open_preopen: O_DIRECTORY with FD_WRITE asked.
+    # As open(2) with O_WRONLY: a file is ENOTDIR, nothing ENOENT.
+    for path in ("d", ".", "d/"):
+        assert wasi_errno(lambda: root.open(path, FOLLOW, OFLAGS.DIRECTORY, rights, 0, 0)) == Errno.ISDIR
+    assert wasi_errno(lambda: root.open("f", FOLLOW, OFLAGS.DIRECTORY, rights, 0, 0)) == Errno.NOTDIR
+    assert wasi_errno(lambda: root.open("missing", FOLLOW, OFLAGS.DIRECTORY, rights, 0, 0)) == Errno.NOENT
+    # Under a read-only preopen, asking for writing gets reading, as for a file.
+    read_only = HostDirectory(os.dup(root.fd)).preopened("/ro", read_only=True)
+    d = read_only.open(".", FOLLOW, OFLAGS.DIRECTORY, rights, 0, 0)
+    assert not d.rights_base & RIGHTS.FD_WRITE
+    d.close()
+    read_only.close()
 
 
 def test_open_creat_excl_trunc_append(root):
