@@ -58,7 +58,11 @@ class HostCall:
 
 def ending(error: BaseException | None) -> str:
     """How a call that did not return ended."""
+    if isinstance(error, SystemExit) and isinstance(error.__cause__, ProcExit):
+        error = error.__cause__  # return_on_exit=False: the ProcExit says why
     match error:
+        case ProcExit(signal=str(name)):
+            return f"killed by SIG{name}, exit {error.code}"
         case ProcExit() | SystemExit():
             return f"exit {error.code}"
         case KeyboardInterrupt():

@@ -19,12 +19,14 @@ class WasiError(Exception):
 
 
 class ProcExit(Exception):
-    """The guest called proc_exit. `start` returns `.code`; a host that calls a
-    reactor's exports itself catches this."""
+    """The guest called proc_exit, or raised a signal that ends it (`signal`
+    names it, as the spec's Signal does: "ABRT"). `start` returns `.code`; a
+    host that calls a reactor's exports itself catches this."""
 
-    def __init__(self, code: int):
-        super().__init__(f"exit code {code}")
+    def __init__(self, code: int, signal: str | None = None):
+        super().__init__(f"exit code {code}" if signal is None else f"killed by SIG{signal}, exit code {code}")
         self.code = code
+        self.signal = signal
 
 
 def errno_of(error: OSError) -> int:

@@ -243,3 +243,35 @@ def test_dir_option_preopens(tmp_path):
     (tmp_path / "a").mkdir()
     out = pywasi_cli("run", "--dir", str(tmp_path), "--dir", f"{tmp_path / 'a'}::/data", str(listing))
     assert out.stdout == f"3 {tmp_path}\n4 /data\n".encode()
+
+
+def raising(sig: int) -> str:
+    """A command that raises `sig`, then prints proc_raise's errno and exits 0."""
+    return f"""(module
+      (import "wasi_snapshot_preview1" "proc_raise" (func $raise (param i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (i32.store8 (i32.const 100) (i32.add (i32.const 48) (call $raise (i32.const {sig}))))
+        (i32.store (i32.const 0) (i32.const 100))
+        (i32.store (i32.const 4) (i32.const 1))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"""
+
+
+@pytest.mark.parametrize("sig, name", [(6, "ABRT"), (9, "KILL"), (15, "TERM"), (2, "INT"), (30, "SYS")])
+def test_proc_raise_of_a_signal_that_ends_a_process(tmp_path, sig, name):
+    # In this very process: a signal sent to the host would end the test run.
+    lines = []
+    assert run_captured(raising(sig).encode(), trace=lines.append) == (128 + sig, b"", b"")
+    assert str(lines[-1]) == f"proc_raise(sig={name}) -> killed by SIG{name}, exit {128 + sig}"
+    module = tmp_path / "raise.wat"
+    module.write_text(raising(sig))
+    out = pywasi_cli("run", "--trace", str(module))
+    assert (out.returncode, out.stdout) == (128 + sig, b"")
+    assert out.stderr.decode().splitlines()[-1] == f"proc_raise(sig={name}) -> killed by SIG{name}, exit {128 + sig}"
+
+
+@pytest.mark.parametrize("sig, errno", [(0, 0), (16, 0), (17, 0), (18, 0), (22, 0), (27, 0), (31, 28), (-1, 28)])
+def test_proc_raise_of_a_signal_that_goes_on_or_of_none(sig, errno):
+    # NONE, CHLD, CONT, STOP, URG, WINCH go on; a number the spec lacks is EINVAL (28).
+    assert run_captured(raising(sig).encode()) == (0, bytes([48 + errno]), b"")

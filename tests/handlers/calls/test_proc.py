@@ -1,7 +1,7 @@
 import pytest
 
-from pywasi.generated.preview1 import Errno, Signal
-from pywasi.runtime.errors import ProcExit, WasiError
+from pywasi.generated.preview1 import Signal
+from pywasi.runtime.errors import ProcExit
 from pywasi.handlers.calls.proc import Process
 
 
@@ -14,11 +14,21 @@ def test_exit():
     assert info.value.code == 42
 
 
-def test_raise_never_signals_the_host():
-    with pytest.raises(WasiError) as info:
-        Process().proc_raise(Signal.KILL)
-    assert info.value.errno == Errno.NOSYS
-    assert Process.proc_raise.enosys_reason
+@pytest.mark.parametrize("sig", [Signal.ABRT, Signal.KILL, Signal.TERM, Signal.SEGV, Signal.HUP, Signal.SYS])
+def test_raise_of_a_signal_that_ends_a_process_ends_the_run(sig):
+    # Never a signal to the host: this very process would end.
+    with pytest.raises(ProcExit) as info:
+        Process(return_on_exit=True).proc_raise(sig)
+    assert (info.value.code, info.value.signal) == (128 + sig, sig.name)
+    with pytest.raises(SystemExit) as info:
+        Process(return_on_exit=False).proc_raise(sig)
+    assert info.value.code == 128 + sig and info.value.__cause__.signal == sig.name
+
+
+@pytest.mark.parametrize("sig", [Signal.NONE, Signal.CHLD, Signal.URG, Signal.WINCH, Signal.CONT, Signal.STOP,
+                                 Signal.TSTP, Signal.TTIN, Signal.TTOU])
+def test_raise_of_a_signal_whose_default_is_to_go_on_returns(sig):
+    assert Process().proc_raise(sig) is None
 
 
 def test_sched_yield():
