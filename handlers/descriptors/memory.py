@@ -22,6 +22,7 @@ from .file import FILE_RIGHTS, MAX_OFFSET
 
 _APPEND = FDFLAGS.APPEND
 _CREAT, _DIRECTORY, _EXCL, _TRUNC = OFLAGS.CREAT, OFLAGS.DIRECTORY, OFLAGS.EXCL, OFLAGS.TRUNC
+_FD_WRITE = RIGHTS.FD_WRITE
 _WRITES = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE  # what a host opens for writing
 _SET, _CUR, _END = 0, 1, 2  # Whence
 
@@ -268,7 +269,9 @@ class MemoryDirectory(Directory):
             elif isinstance(node, LinkNode):  # O_NOFOLLOW at a symlink
                 raise WasiError(Errno.NOTDIR if oflags & _DIRECTORY else Errno.LOOP)
             elif isinstance(node, DirNode):
-                if oflags & _TRUNC or oflags & _CREAT or (not oflags & _DIRECTORY and base & _WRITES):
+                # Writing a directory is EISDIR, as open(2) answers; with
+                # O_DIRECTORY, asking for FD_WRITE is (path_open_preopen).
+                if oflags & _TRUNC or oflags & _CREAT or base & (_FD_WRITE if oflags & _DIRECTORY else _WRITES):
                     raise WasiError(Errno.ISDIR)
             elif oflags & _DIRECTORY or slash:
                 raise WasiError(Errno.NOTDIR)

@@ -248,6 +248,18 @@ def test_rights_through_the_abi(guest, filesystem):
     assert sorted(filesystem.tree()) == ["f"]
 
 
+@pytest.mark.parametrize("version", ["preview1", "unstable"])
+def test_opening_a_directory_to_write_is_eisdir(box, filesystem, version):
+    # The WASI test suite's path_open_preopen: O_DIRECTORY with FD_WRITE asked.
+    (box / "d").mkdir()
+    g = Guest(version, preopens={"/box": filesystem.preopen(box)})
+    for path, errno in [(b".", Errno.ISDIR), (b"d", Errno.ISDIR), (b"f", Errno.NOTDIR), (b"none", Errno.NOENT)]:
+        for rights in (RIGHTS.FD_WRITE, RIGHTS.FD_READ | RIGHTS.FD_WRITE | RIGHTS.FD_READDIR):
+            assert g("path_open", PREOPEN, 0, *g.path(path), OFLAGS.DIRECTORY, rights, 0, 0, OUT) == errno, path
+    assert g("path_open", PREOPEN, 0, *g.path(b"d"), OFLAGS.DIRECTORY, RIGHTS.FD_READDIR, 0, 0, OUT) == SUCCESS
+    g.close()
+
+
 def test_append_and_fdflags_through_the_abi(guest, filesystem):
     fd = guest.open(b"f", fdflags=FDFLAGS.APPEND)
     assert fdstat(guest, fd)[:2] == (4, FDFLAGS.APPEND)  # a regular file, appending
