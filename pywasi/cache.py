@@ -23,6 +23,8 @@ from pathlib import Path
 
 import wasmtime
 
+from . import progress
+
 CACHE_ENV = "PYWASI_CACHE"
 
 
@@ -51,19 +53,28 @@ def _digest_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def compile_cached(engine: wasmtime.Engine, data: bytes, settings: str, directory: Path | None) -> wasmtime.Module:
+def compile_cached(
+    engine: wasmtime.Engine, data: bytes, settings: str, directory: Path | None, name: str = "a module"
+) -> wasmtime.Module:
     """The compiled module, from the cache when an entry there is good."""
     if directory is None or not _usable_dir(directory):
-        return wasmtime.Module(engine, data)
+        return _compile(engine, data, name)
     identity = f"{hashlib.sha256(data).hexdigest()} {version('wasmtime')} {settings} {platform.machine()} {os.name}"
     key = hashlib.sha256(identity.encode()).hexdigest()[:40]
     entry, checksum = directory / f"{key}.cwasm", directory / f"{key}.sha256"
     module = _load(engine, entry, checksum)
     if module is not None:
         return module
-    module = wasmtime.Module(engine, data)
+    module = _compile(engine, data, name)
     _store(module, directory, entry, checksum)
     return module
+
+
+def _compile(engine: wasmtime.Engine, data: bytes, name: str) -> wasmtime.Module:
+    """Compiled in a worker thread: Ctrl-C stops the wait at once, and a
+    terminal shows the work under way (progress.py)."""
+    what = f"compiling {os.path.basename(name)} ({progress.size_text(len(data))})"
+    return progress.in_worker(what, lambda: wasmtime.Module(engine, data))
 
 
 def _load(engine, entry: Path, checksum: Path) -> wasmtime.Module | None:

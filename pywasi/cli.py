@@ -132,6 +132,7 @@ def _bare_trace(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
 def run_command(argv: list[str]) -> int:
     import wasmtime
 
+    from . import progress
     from .errors import ModuleError
     from .runner import describe_trap, run
     from .trace import Stats
@@ -152,9 +153,10 @@ def run_command(argv: list[str]) -> int:
         print(f"pywasi: --trace: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        code = run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
-                   env=env, preopens=preopens, sockets=ns.tcplisten, cache=not ns.no_cache,
-                   trace=trace, stats=stats)
+        with progress.shown_on(sys.stderr):
+            code = run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
+                       env=env, preopens=preopens, sockets=ns.tcplisten, cache=not ns.no_cache,
+                       trace=trace, stats=stats)
     except ModuleError as e:
         print(f"pywasi: {e}", file=sys.stderr)
         return EXIT_USAGE

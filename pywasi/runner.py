@@ -69,7 +69,7 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
                 raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({_first_line(e)})") from None
             raise ModuleError(_wat_error(name, e)) from None
     try:
-        return module_cache.compile_cached(engine, data, ENGINE_SETTINGS, cache_dir)
+        return module_cache.compile_cached(engine, data, ENGINE_SETTINGS, cache_dir, name)
     except wasmtime.WasmtimeError as e:
         raise ModuleError(f"{name}: not a valid WebAssembly module: {_cause(e)}") from None
 
