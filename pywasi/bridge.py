@@ -234,6 +234,33 @@ class Bridge:
         self.slots[:] = self.live if self.live is not None else self.waiting
 
 
+class RefreshedAfter:
+    """A handler object whose every call refreshes memory when it returns.
+
+    For a memory that may move: a handler may run host code that runs the
+    guest again (a stdout writer calling an export), and the guest may grow
+    its memory there, freeing the old mapping; the stub then stores its
+    results through fresh views, never the freed ones."""
+
+    def __init__(self, handlers, refresh: Callable[[], None]):
+        self._handlers = handlers
+        self._refresh = refresh
+
+    def __getattr__(self, name: str):
+        method = getattr(self._handlers, name)
+        if not callable(method):
+            return method
+        refresh = self._refresh
+
+        def call(*args):
+            try:
+                return method(*args)
+            finally:
+                refresh()
+
+        return call
+
+
 def _preceded(before: Callable[[], None], stub: Callable) -> Callable:
     def call(*args):
         before()

@@ -197,9 +197,10 @@ class WASI:
 
     def _bind(self, instance, store, memory: wasmtime.Memory) -> None:
         self._store, self._instance = store, instance
-        self._memory.bind(bridge.memory_source(store, memory))
         moving = bridge.memory_may_move(store, memory)
-        stubs = self._abi.bind(self._host, self._memory)
+        self._memory.bind(bridge.memory_source(store, memory), moves=moving)
+        handlers = bridge.RefreshedAfter(self._host, self._memory.refresh) if moving else self._host
+        stubs = self._abi.bind(handlers, self._memory)
         if self._stats is not None:
             stubs = self._stats.stubs(self._abi, stubs)
         if self._trace is not None:

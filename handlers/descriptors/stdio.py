@@ -8,6 +8,7 @@ fd_close drops the descriptor, and NONBLOCK is emulated with select().
 
 from __future__ import annotations
 
+import io
 import os
 import select
 
@@ -109,7 +110,10 @@ class MemoryOutput(Descriptor):
                         break
                     raise WasiError(Errno.FBIG)
                 view = view[: self.room]
-            n = self.sink.write(view)
+            # A BytesIO copies what it is given; any other sink gets a copy:
+            # it may run the guest again before it reads its argument (and a
+            # memory that moves on growth frees what the view points at).
+            n = self.sink.write(view if type(self.sink) is io.BytesIO else bytes(view))
             n = len(view) if n is None else n
             total += n
             if self.room is not None:

@@ -12,7 +12,15 @@ The memory comes from a source, a callable that answers (base, size): base is
 an address (the bridge's view of a wasmtime memory) or a writable buffer
 (`bytes_source`, for tests). Views are rebuilt only when the answer changes.
 A memory that may move (a wasmtime engine with a small memory reservation) is
-refreshed by the bridge before each call.
+refreshed by the bridge before each call, and after anything that may have
+run the guest meanwhile (`moves`).
+
+A refresh replaces the views, so a view kept in a local across a check is
+stale: sliced past its old end it is silently short. So every function here
+checks first and takes its view after its last check, and a refresh releases
+the views it replaces: a stale one still in use fails loudly (a trap naming
+the function) instead of losing data. Slices handed out earlier (the buffers
+a handler holds) are views of their own and stay good.
 """
 
 from __future__ import annotations
@@ -67,18 +75,22 @@ def _unbound() -> tuple[int | bytearray, int]:
 
 
 class GuestMemory:
-    __slots__ = ("size", "u8", "u16", "u32", "u64", "_source", "_base")
+    __slots__ = ("size", "u8", "u16", "u32", "u64", "moves", "_source", "_base")
 
-    def __init__(self, source: Source | None = None):
+    def __init__(self, source: Source | None = None, moves: bool = False):
         self._source = source or _unbound
         self._base: int | bytearray | None = None
         self.size = 0
+        self.moves = moves
         self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
         if source is not None:
             self.refresh()
 
-    def bind(self, source: Source) -> None:
+    def bind(self, source: Source, moves: bool = False) -> None:
+        """Read memory from `source`; `moves`: growing it may move it, so it
+        is refreshed after anything that may have run the guest."""
         self._source = source
+        self.moves = moves
         self.refresh()
 
     def unbind(self) -> None:
@@ -86,7 +98,7 @@ class GuestMemory:
         self._source = _unbound
         self._base = None
         self.size = 0
-        self.u8 = self.u16 = self.u32 = self.u64 = memoryview(b"")
+        self._replace_views(memoryview(b""))
 
     @property
     def bound(self) -> bool:
@@ -103,12 +115,22 @@ class GuestMemory:
             u8 = memoryview(base).cast("B")[:size]
         self._base = base
         self.size = size
+        self._replace_views(u8)
+
+    def _replace_views(self, u8: memoryview) -> None:
+        old = (self.u8, self.u16, self.u32, self.u64)
+        size = len(u8)
         self.u8 = u8
         # Word views cover the largest prefix they can; an aligned access that
         # passed `ptr + n <= size` always falls inside it.
         self.u16 = u8[: size & ~1].cast("H")
         self.u32 = u8[: size & ~3].cast("I")
         self.u64 = u8[: size & ~7].cast("Q")
+        for view in old:
+            try:
+                view.release()
+            except BufferError:  # exported this instant (another thread's pack_into): let it be
+                pass
 
     # Checks --------------------------------------------------------------
 
@@ -147,18 +169,19 @@ class GuestMemory:
         view is made: a view costs the host some 25 times its 8-byte iovec."""
         if count > IOV_MAX:
             raise WasiError(Errno.INVAL)
-        u8, size = self.u8, self.size
         if count == 1:  # the common case, without the iterator
-            buf, n = layout.unpack_from(u8, ptr)
+            buf, n = layout.unpack_from(self.u8, ptr)
+            if buf + n > self.size:
+                self.check(buf, n, 1, function)
+            return [self.u8[buf : buf + n]]
+        pairs = list(layout.iter_unpack(self.u8[ptr : ptr + count * layout.size]))
+        size = self.size
+        for buf, n in pairs:
             if buf + n > size:
                 self.check(buf, n, 1, function)
-            return [u8[buf : buf + n]]
-        views = []
-        for buf, n in layout.iter_unpack(u8[ptr : ptr + count * layout.size]):
-            if buf + n > size:
-                self.check(buf, n, 1, function)
-            views.append(u8[buf : buf + n])
-        return views
+                size = self.size
+        u8 = self.u8  # after the last check: a check may have replaced the views
+        return [u8[buf : buf + n] for buf, n in pairs]
 
     def records(self, ptr: int, count: int, size: int, get: Callable) -> list:
         """`count` records of `size` bytes from `ptr` (already checked), each
@@ -166,7 +189,7 @@ class GuestMemory:
         MAX_RECORDS is EINVAL, before any is read (see MAX_RECORDS)."""
         if count > MAX_RECORDS:
             raise WasiError(Errno.INVAL)
-        u8 = self.u8
+        u8 = self.u8  # `get` only decodes: nothing refreshes meanwhile
         return [get(u8, ptr + i * size) for i in range(count)]
 
     def write_strings(self, vector: int, buf: int, strings: list[bytes], function: str) -> None:
@@ -175,7 +198,7 @@ class GuestMemory:
         total = sum(len(s) + 1 for s in strings)
         self.require(vector, 4 * len(strings), 4, function)
         self.require(buf, total, 1, function)
-        u8, u32 = self.u8, self.u32
+        u8, u32 = self.u8, self.u32  # after the last check
         slot, pos = vector >> 2, buf
         for s in strings:
             u32[slot] = pos
@@ -191,10 +214,16 @@ class GuestMemory:
         """fd_readdir: (dirent, name) pairs into `length` bytes at `ptr`. When
         the next entry does not fit, as much of it as fits is written and the
         buffer is full, which tells the guest to come back from that entry's
-        cookie (as the spec says). Returns the bytes written."""
-        u8 = self.u8
+        cookie (as the spec says). Returns the bytes written.
+
+        `entries` may be lazy and run host code between entries, which may
+        run the guest (a directory made of Python objects): the view is taken
+        afresh after each entry."""
         pos, end = ptr, ptr + length
         for dirent, name in entries:
+            if self.moves:
+                self.refresh()
+            u8 = self.u8
             room = end - pos
             if room >= header + len(name):
                 put(u8, pos, dirent)

@@ -211,6 +211,53 @@ def test_iovec_pointing_outside_traps_with_the_function_name():
         stubs["fd_write"](1, 200, 1, 500)
 
 
+def growing(initial: int, full: int):
+    """A memory of `full` bytes the guest has grown from `initial` (the
+    stubs have seen only `initial`): `grow()` makes the rest visible."""
+    buf = bytearray([CANARY]) * full
+    size = [initial]
+    memory = GuestMemory(lambda: (buf, size[0]))
+    return buf, memory, lambda: size.__setitem__(0, full)
+
+
+@pytest.mark.parametrize("module", [preview1, preview0])
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_buffers_in_memory_grown_since_the_last_refresh(module, count):
+    # Each iovec of a gather or scatter list in turn lies in the new pages,
+    # the others in the old: every buffer gets exactly its bytes.
+    for grown in range(count):
+        buf, memory, grow = growing(SIZE, 2 * SIZE)
+        handler = Recorder()
+        stubs = module.bind(handler, memory)
+        places = [SIZE + 100 + 16 * i if i == grown else 300 + 16 * i for i in range(count)]
+        for i, at in enumerate(places):
+            struct.pack_into("<II", buf, 200 + 8 * i, at, 3)
+            buf[at : at + 3] = b"%03d" % i
+        grow()
+        assert stubs["fd_write"](1, 200, count, 500) == 0
+        assert handler.calls[-1] == ("fd_write", 1, [b"%03d" % i for i in range(count)])
+        assert stubs["fd_read"](0, 200, count, 500) == 0
+        data = b"0123456789"[: 3 * count]
+        assert [bytes(buf[at : at + 3]) for at in places] == [data[3 * i : 3 * i + 3] for i in range(count)]
+        assert struct.unpack_from("<I", buf, 500) == (len(data),)
+
+
+def test_a_view_kept_across_a_refresh_fails_loudly():
+    # A refresh that replaces the views releases the old ones: a stale view
+    # still in use raises (a trap naming the function) rather than being
+    # silently short; slices taken before stay good.
+    buf, memory, grow = growing(SIZE, 2 * SIZE)
+    stale, u32, kept = memory.u8, memory.u32, memory.u8[10:20]
+    grow()
+    memory.refresh()
+    with pytest.raises(ValueError, match="released"):
+        stale[SIZE + 4 : SIZE + 8]
+    with pytest.raises(ValueError, match="released"):
+        u32[0] = 1
+    kept[0] = 7
+    assert buf[10] == 7 and memory.size == 2 * SIZE and len(memory.u8) == 2 * SIZE
+
+
 @pytest.mark.parametrize("module", [preview1, preview0])
 def test_more_iovecs_than_iov_max_are_einval_before_any_view(module):
     buf, stubs, handler = setup(module)

@@ -245,3 +245,61 @@ def test_supported_wasmtime_range():
     major = int(version("wasmtime").split(".")[0])
     assert low <= major < high, f"wasmtime {version('wasmtime')} is outside the supported {spec}"
     assert bridge.RAW or os.environ.get("PYWASI_BRIDGE") == "public", "the raw C API is missing from this wheel"
+
+
+REENTER_SCRIPT = """
+import io, sys, wasmtime
+from pywasi import WASI
+from tests.support import wat
+config = wasmtime.Config()
+config.memory_reservation = 0
+config.memory_reservation_for_growth = 0
+config.memory_guard_size = 0
+engine = wasmtime.Engine(config)
+store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+TEXT = '''
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "hello\\\\n")
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "_start") (local $i i32)
+    (i32.store (i32.const 0) (i32.const 32)) (i32.store (i32.const 4) (i32.const 6))
+    (loop $l
+      (i32.store (i32.const 8) (i32.const 0))
+      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (if (i32.ne (i32.load (i32.const 8)) (i32.const 6)) (then (call $exit (i32.const 99))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 20))))))
+'''
+got = []
+class Writer(io.RawIOBase):
+    def writable(self):
+        return True
+    def write(self, data):
+        if sys.argv[1] == "grow-then-read":
+            exports["grow"](store, 1)  # re-enters the guest, which moves its memory
+            got.append(bytes(data))
+        else:
+            got.append(bytes(data))
+            exports["grow"](store, 1)
+        return 6
+wasi = WASI(stdout=Writer())
+wasi.define(linker)
+instance = linker.instantiate(store, wasmtime.Module(engine, wat(TEXT)))
+exports = instance.exports(store)
+print(wasi.start(instance, store), b"".join(got) == b"hello\\n" * 20, exports["memory"].size(store))
+"""
+
+
+@pytest.mark.skipif(not hasattr(wasmtime.Config, "memory_reservation"), reason="memories never move here")
+@pytest.mark.parametrize("order", ["read-then-grow", "grow-then-read"])
+def test_host_call_that_reenters_the_guest_and_moves_its_memory(order):
+    # A stdout writer calls a guest export that grows a memory that moves:
+    # fd_write stores its count, and the writer reads its argument, in the
+    # memory as it is now (before: a segmentation fault, writing into or
+    # reading from the freed mapping).
+    out = subprocess.run([sys.executable, "-c", REENTER_SCRIPT, order], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "0 True 21\n", "")
