@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable
 
 import wasmtime
-from wasmtime import _ffi as ffi
+from wasmtime import _ffi as ffi, _func as _public  # _public: wasmtime-py's host-function glue
 
 from pywasi.runtime.errors import ProcExit
 from pywasi.runtime.memory import GuestTrap, NotBound
@@ -109,15 +109,39 @@ def trap_message(function: str, error: BaseException) -> str:
 
 
 def _keep(error: BaseException) -> None:
-    """Hand an exception to whoever entered the guest on this thread."""
-    if getattr(_local, "depth", 0):
+    """Hand an exception to whoever entered the guest on this thread: `call`,
+    or wasmtime-py's call of an export (through `_raise_kept`)."""
+    if _HOOKED or getattr(_local, "depth", 0):
         _local.pending = error
     elif not _is_guest_trap(error):
-        # Entered through wasmtime-py: its call re-raises its module global.
+        # A wasmtime-py without the hook: its module global, shared by threads.
         # A bad pointer stays a trap, as it is through call().
-        import wasmtime._func as public
+        _public.LAST_EXCEPTION = error  # type: ignore[assignment]  # it re-raises any BaseException
 
-        public.LAST_EXCEPTION = error  # type: ignore[assignment]  # it re-raises any BaseException
+
+# wasmtime-py re-raises an exception from a host function through one module
+# global (LAST_EXCEPTION), which threads overwrite and a nested call consumes:
+# a reactor's ProcExit reached another thread's call, and a proc_exit in a
+# host -> guest -> host chain lost its code. Every wasmtime-py entry into
+# wasm (a call, an instantiation) asks `maybe_raise_last_exn` when it comes
+# back with a trap; that hook first raises what a callback kept for *this*
+# thread. (Tested against the supported wasmtime-py range.)
+_original_raise = getattr(_public, "maybe_raise_last_exn", None)
+
+
+def _raise_kept() -> None:
+    error = _local.__dict__.pop("pending", None)
+    marker = _local.__dict__.pop("marker", None)
+    if error is not None and not _is_guest_trap(error):
+        if marker is not None and _public.LAST_EXCEPTION is marker:
+            _public.LAST_EXCEPTION = None  # the public fallback's trap, kept by wasmtime-py
+        raise error
+    _original_raise()
+
+
+_HOOKED = callable(_original_raise) and callable(getattr(_public, "enter_wasm", None))
+if _HOOKED:
+    _public.maybe_raise_last_exn = _raise_kept
 
 
 def _raw_trap(function: str, error: BaseException) -> int:
@@ -166,7 +190,8 @@ def _public_callback(name: str, slots: list, index: int):
             return slots[index](*args)
         except BaseException as error:  # noqa: B036
             _keep(error)
-            raise wasmtime.Trap(trap_message(name, error)) from None
+            _local.marker = trap = wasmtime.Trap(trap_message(name, error))
+            raise trap from None
 
     return callback
 

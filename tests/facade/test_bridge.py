@@ -303,3 +303,91 @@ def test_host_call_that_reenters_the_guest_and_moves_its_memory(order):
     out = subprocess.run([sys.executable, "-c", REENTER_SCRIPT, order], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert (out.returncode, out.stdout, out.stderr) == (0, "0 True 21\n", "")
+
+
+REACTOR_EXIT = """
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "leave") (param $code i32) (call $exit (local.get $code))))
+"""
+
+
+def test_a_reactors_exit_stays_in_its_thread():
+    # The host calls a reactor's export itself (through wasmtime-py) from
+    # eight threads, 300 calls each: every call raises ProcExit with the code
+    # it passed (before: 9 of 2,400 got another thread's, 33 a WasmtimeError).
+    from pywasi import ProcExit
+
+    engine = wasmtime.Engine()
+    module = wasmtime.Module(engine, wat(REACTOR_EXIT))
+    wrong = []
+    start = threading.Barrier(8)
+
+    def one(thread: int):
+        store = wasmtime.Store(engine)
+        linker = wasmtime.Linker(engine)
+        with WASI() as wasi:
+            wasi.define(linker)
+            instance = linker.instantiate(store, module)
+            wasi.initialize(instance, store)
+            leave = instance.exports(store)["leave"]
+            start.wait()
+            for i in range(300):
+                code = thread * 1000 + i
+                try:
+                    leave(store, code)
+                    wrong.append((code, "returned"))
+                except ProcExit as e:
+                    if e.code != code:
+                        wrong.append((code, e.code))
+                except BaseException as e:  # noqa: B036 - counted below
+                    wrong.append((code, repr(e)))
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+    assert wasmtime._func.LAST_EXCEPTION is None
+
+
+NESTED_EXIT = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "bye\\n")
+  (func (export "leave") (param $code i32) (call $exit (local.get $code)))
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 32)) (i32.store (i32.const 4) (i32.const 4))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (unreachable)))
+"""
+
+
+@pytest.mark.parametrize("bridge_kind", ["raw", "public"])
+def test_proc_exit_in_a_nested_host_guest_host_chain(bridge_kind):
+    # start() -> guest -> fd_write -> the host's stdout writer -> a guest
+    # export -> proc_exit(7): start() returns 7 (before: WasmtimeError).
+    script = textwrap.dedent(
+        f"""
+        import io, wasmtime
+        from pywasi import WASI
+        from tests.support import wat
+        engine = wasmtime.Engine(); store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+        class Writer(io.RawIOBase):
+            def writable(self):
+                return True
+            def write(self, data):
+                exports["leave"](store, 7)
+        w = WASI(stdout=Writer()); w.define(linker)
+        inst = linker.instantiate(store, wasmtime.Module(engine, wat({NESTED_EXIT!r})))
+        exports = inst.exports(store)
+        print(w.start(inst, store), wasmtime._func.LAST_EXCEPTION)
+        """
+    )
+    env = dict(os.environ, PYWASI_BRIDGE=bridge_kind)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "7 None\n", "")
