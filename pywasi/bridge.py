@@ -27,7 +27,9 @@ import ctypes
 import itertools
 import os
 import struct
+import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -105,6 +107,8 @@ def trap_message(function: str, error: BaseException) -> str:
             return f"pywasi: interrupted in {function}"
         case NotBound():
             return f"pywasi: {function} called before wasi.start() or initialize()"
+        case Closed():
+            return f"pywasi: {function} called after wasi.close()"
     return f"pywasi: {function} failed: {type(error).__name__}: {error}"
 
 
@@ -247,9 +251,42 @@ class Bridge:
         self.live = live
         self.slots[:] = live
 
-    def uninstall(self) -> None:
+    def close(self) -> None:
+        """Every next host call traps, saying the WASI object was closed."""
         self.live = None
+        self.waiting = [_closed] * len(self.names)
         self.slots[:] = self.waiting
+
+    def in_flight(self) -> bool:
+        """Whether a thread (this one included) is inside one of this
+        bridge's host calls: looked up in every thread's frames, so that
+        the calls themselves pay nothing for it."""
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                if frame.f_code in _ENTRY_CODES and frame.f_locals.get("slots") is self.slots:
+                    return True
+                frame = frame.f_back
+        return False
+
+    def after_calls(self, release: Callable[[], None]) -> None:
+        """Run `release` once no host call of this bridge is under way: at
+        once, or in a thread of its own when the last one has returned.
+
+        After close(), a call that had already begun still uses its
+        descriptors and the guest's memory: were they released under it, the
+        host's next open() could get the fd number it is about to write to.
+        Calls that begin later trap (close() put `_closed` in every slot
+        first), so the wait ends when those under way return."""
+        if not self.in_flight():
+            release()
+            return
+
+        def wait():
+            while self.in_flight():
+                time.sleep(0.005)
+            release()
+
+        threading.Thread(target=wait, name="pywasi-close", daemon=True).start()
 
     def interrupt(self) -> None:
         """Every next host call raises KeyboardInterrupt (SIGINT arrived)."""
@@ -298,6 +335,28 @@ def _interrupted(*args):
     raise KeyboardInterrupt
 
 
+class Closed(Exception):
+    """A host call after wasi.close()."""
+
+
+def _closed(*args):
+    raise Closed
+
+
+def import_function(slots: list, index: int) -> Callable[..., int | None]:
+    """A function of wasi_import: the lowered ABI, as the guest calls it."""
+
+    def call(*args):
+        return slots[index](*args)
+
+    return call
+
+
+# Frames of a host call under way, for in_flight(): the callbacks, and
+# wasi_import's functions (which a host may register itself).
+_ENTRY_CODES = CALLBACK_CODES | {import_function([], 0).__code__}
+
+
 # Calling into the guest ----------------------------------------------------------
 
 
@@ -336,7 +395,9 @@ def call(store: wasmtime.Store, func: wasmtime.Func) -> None:
 
 
 def _is_guest_trap(error: BaseException) -> bool:
-    return isinstance(error, GuestTrap)
+    """A failure that is the guest's to see, as a trap with a message (a bad
+    pointer, a call after close), rather than an exception for the host."""
+    return isinstance(error, (GuestTrap, Closed))
 
 
 # Linear memory -------------------------------------------------------------------

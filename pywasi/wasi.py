@@ -105,7 +105,7 @@ class WASI:
         self._store: wasmtime.Store | None = None
         self._instance: wasmtime.Instance | None = None
         self.wasi_import: dict[str, Callable[..., int | None]] = {
-            name: _entry(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
+            name: bridge.import_function(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
         }
 
     # Node's API ------------------------------------------------------------
@@ -173,10 +173,15 @@ class WASI:
             return
         self._closed = True
         interrupt.detach(self._bridge)
-        self._bridge.uninstall()
+        self._bridge.close()
+        self._store = self._instance = None
+        # A call under way (in another thread) keeps its fds and memory
+        # until it returns: see Bridge.after_calls.
+        self._bridge.after_calls(self._release)
+
+    def _release(self) -> None:
         self._memory.unbind()
         self._host.close()
-        self._store = self._instance = None
 
     def __enter__(self) -> WASI:
         return self
@@ -423,12 +428,3 @@ def _not_started(name: str):
         raise NotStarted(name)
 
     return waiting
-
-
-def _entry(slots: list, index: int):
-    """A wasi_import function: the lowered ABI, as the guest calls it."""
-
-    def call(*args):
-        return slots[index](*args)
-
-    return call

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import re
 
 import pytest
 import wasmtime
@@ -102,3 +103,113 @@ def test_a_trap_in_the_middle_of_io_leaves_no_fd_after_close(tmp_path):
     assert open_fds() == before + 4  # the preopen and the three files the guest left open
     wasi.close()
     assert open_fds() == before
+
+
+# A guest that opens /data/guest.txt and writes to it until a write fails,
+# then exits with 100 + the errno.
+WRITE_UNTIL_CLOSED = """
+(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "guest.txt")
+  (data (i32.const 128) "GUEST DATA\\n")
+  (func (export "_start") (local $fd i32) (local $errno i32)
+    (local.set $errno (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 9)
+      (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 8)))  ;; O_CREAT, FD_WRITE
+    (if (local.get $errno) (then (call $exit (i32.const 99))))
+    (local.set $fd (i32.load (i32.const 8)))
+    (i32.store (i32.const 16) (i32.const 128)) (i32.store (i32.const 20) (i32.const 11))
+    (loop $l
+      (local.set $errno (call $write (local.get $fd) (i32.const 16) (i32.const 1) (i32.const 24)))
+      (br_if $l (i32.eqz (local.get $errno))))
+    (call $exit (i32.add (i32.const 100) (local.get $errno)))))
+"""
+
+
+def test_close_from_another_thread_while_the_guest_writes(tmp_path):
+    # wasi.close() while the guest writes in another thread, then the host
+    # opens files at once: not one of them may get the guest's bytes (the
+    # fd a call is still using stays open until it returns), and the guest
+    # ends with a trap saying it was closed, never an internal error.
+    import threading
+    import time
+
+    from tests.support import wat
+
+    engine = wasmtime.Engine()
+    module = wasmtime.Module(engine, wat(WRITE_UNTIL_CLOSED))
+    mixed, outcomes = [], []
+    for round_ in range(20):
+        data = tmp_path / f"r{round_}"
+        data.mkdir()
+        store = wasmtime.Store(engine)
+        linker = wasmtime.Linker(engine)
+        wasi = WASI(preopens={"/data": str(data)})
+        wasi.define(linker)
+        instance = linker.instantiate(store, module)
+
+        def guest():
+            try:
+                outcomes.append(wasi.start(instance, store))
+            except BaseException as e:  # noqa: B036 - compared below
+                outcomes.append(e)
+
+        thread = threading.Thread(target=guest)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while (not (data / "guest.txt").exists() or not (data / "guest.txt").stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        wasi.close()
+        host = [open(data / f"host{i}.txt", "w+b") for i in range(40)]
+        thread.join(30)
+        for f in host:
+            f.seek(0)
+            if f.read():
+                mixed.append(f.name)
+            f.close()
+    assert mixed == []
+    for outcome in outcomes:
+        assert isinstance(outcome, wasmtime.WasmtimeError), outcome
+        assert re.search(r"pywasi: (fd_write|path_open) called after wasi\.close\(\)", str(outcome)), outcome
+
+
+CLOSING_REACTOR = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\\80\\00\\00\\00\\05\\00\\00\\00")  ;; one iovec: 5 bytes at 128
+  (data (i32.const 128) "hello")
+  (func (export "write") (result i32) (call $write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24))))
+"""
+
+
+def test_close_inside_a_host_call_and_calls_after_close():
+    # The host closes the WASI object from inside a host call (its stdout
+    # writer): that call still ends normally, storing its count in memory;
+    # the next call traps saying why (before: TypeError: cannot modify
+    # read-only memory, then NotStarted).
+    from tests.support import wat
+
+    class Closing(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            wasi.close()
+            return len(data)
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    wasi = WASI(stdout=Closing())
+    wasi.define(linker)
+    instance = linker.instantiate(store, wasmtime.Module(engine, wat(CLOSING_REACTOR)))
+    exports = instance.exports(store)
+    wasi.finalize_bindings(instance, store)
+    assert exports["write"](store) == 0
+    assert exports["memory"].read(store, 24, 28) == b"\x05\x00\x00\x00"
+    with pytest.raises(wasmtime.WasmtimeError, match=r"pywasi: fd_write called after wasi\.close\(\)"):
+        exports["write"](store)
