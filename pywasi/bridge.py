@@ -335,12 +335,12 @@ def _interrupted(*args):
     raise KeyboardInterrupt
 
 
-class Closed(Exception):
+class Closed(RuntimeError):
     """A host call after wasi.close()."""
 
 
 def _closed(*args):
-    raise Closed
+    raise Closed("this WASI object was closed")
 
 
 def import_function(slots: list, index: int) -> Callable[..., int | None]:

@@ -7,7 +7,7 @@ import io
 import pytest
 import wasmtime
 
-from pywasi import WASI, AlreadyStarted, InvalidArgType, NotStarted, ProcExit
+from pywasi import WASI, AlreadyStarted, InvalidArgType, NotStarted, ProcExit, bridge
 from tests.support import wat
 
 EXIT = """
@@ -187,6 +187,6 @@ def test_close_and_context_manager():
     with WASI() as w:
         instance, store = instantiate(RETURNS, w)
         w.start(instance, store)
-    with pytest.raises(NotStarted):
+    with pytest.raises(bridge.Closed, match="closed"):
         w.wasi_import["sched_yield"]()
     w.close()  # twice is fine
