@@ -11,8 +11,9 @@ import os
 from .descriptors.directory import Directory, HostDirectory
 from .descriptors.memory import MemoryDirectory
 from .filesystems.memory import MemoryFS, Symlink
+from .filesystems.overlay import OverlayFS
 
-__all__ = ["HostDir", "MemoryDir", "Symlink"]
+__all__ = ["HostDir", "MemoryDir", "Overlay", "Symlink"]
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -72,6 +73,42 @@ class MemoryDir:
 
     def __repr__(self) -> str:
         return f"MemoryDir({self._fs.files} entries, {self._fs.used_bytes} bytes)"
+
+
+class Overlay:
+    """The host directory `host_path` seen through a copy-on-write layer:
+
+        overlay = Overlay("/srv/project")
+        WASI(preopens={"/work": overlay})
+        ...
+        overlay.changes()   # {"build/out.o": "created", "main.c": "modified", "old.txt": "deleted"}
+
+    Reads come from the host; every change (write, create, rename, delete,
+    set_times) stays in memory, and the host directory is never modified
+    (nor its access times, where the host allows O_NOATIME). A file is
+    copied into memory when first changed; past `max_bytes` of such data,
+    ENOSPC. `tree()` is the merged view, in MemoryDir.tree()'s form.
+    """
+
+    def __init__(self, host_path, *, max_bytes: int | None = None):
+        self._fs = OverlayFS(host_path, max_bytes=_quota("max_bytes", max_bytes))
+
+    def tree(self) -> dict:
+        """The merged view now (files as bytes)."""
+        with self._fs.lock:
+            return self._fs.snapshot(self._fs.root)
+
+    def changes(self) -> dict[str, str]:
+        """Each changed path, relative to the root: "created", "modified" or
+        "deleted"."""
+        with self._fs.lock:
+            return self._fs.changes()
+
+    def preopen(self, name: str, read_only: bool) -> Directory:
+        return MemoryDirectory(self._fs, self._fs.root).preopened(name, read_only)
+
+    def __repr__(self) -> str:
+        return f"Overlay(root fd {self._fs.root_fd})"
 
 
 def _quota(name: str, value) -> int | None:

@@ -8,7 +8,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _distribution_version
 
-from pywasi.handlers.preopens import MemoryDir, Symlink
+from pywasi.handlers.preopens import MemoryDir, Overlay, Symlink
 from pywasi.runtime.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
@@ -30,6 +30,7 @@ __all__ = [
     "ReadOnly",
     "MemoryDir",
     "Symlink",
+    "Overlay",
     "ProcExit",
     "ModuleError",
     "WasiError",

@@ -1,7 +1,7 @@
 """The command line: `pywasi run`, `pywasi audit`, `pywasi gen` (also `python -m pywasi`).
 
-    pywasi run [--dir HOST[::GUEST[:ro]]]... [--mount-memory GUEST]... [--env NAME[=VALUE]]...
-               [--tcplisten HOST:PORT]...
+    pywasi run [--dir HOST[::GUEST[:ro]]]... [--mount-memory GUEST]... [--overlay HOST::GUEST]...
+               [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
                [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
                [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
@@ -39,6 +39,9 @@ def _run_parser() -> argparse.ArgumentParser:
                         "with :ro nothing under it can be written, created, renamed or deleted")
     p.add_argument("--mount-memory", action="append", default=[], metavar="GUEST",
                    help="preopen an empty directory held in memory as GUEST (nothing written there reaches the disk)")
+    p.add_argument("--overlay", action="append", default=[], metavar="HOST::GUEST",
+                   help="preopen the host directory HOST as GUEST behind a copy-on-write layer: "
+                        "the guest's changes stay in memory, HOST is never modified")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="set a guest environment variable; NAME alone passes the host's value")
     p.add_argument("--tcplisten", action="append", default=[], metavar="HOST:PORT",
@@ -92,6 +95,29 @@ def _mount_memory(preopens: dict, guests: list[str]) -> None:
         preopens[guest] = MemoryDir()
 
 
+def _overlays(preopens: dict, specs: list[str]) -> None:
+    for spec in specs:
+        host, sep, guest = spec.partition("::")
+        if not host or not sep or not guest:
+            raise ValueError(f"--overlay {spec!r}: expected HOST::GUEST")
+        if guest in preopens:
+            raise ValueError(f"--overlay {spec!r}: {guest!r} is already preopened")
+        preopens[guest] = _LazyOverlay(host)
+
+
+class _LazyOverlay:
+    """An Overlay opened where the other preopens are (so that a missing
+    HOST fails as --dir's does), not while the options are read."""
+
+    def __init__(self, host: str):
+        self.host = host
+
+    def preopen(self, name: str, read_only: bool):
+        from pywasi import Overlay
+
+        return Overlay(self.host).preopen(name, read_only)
+
+
 # What looks like a misspelt :ro at the end of a guest path (a guest path may
 # hold a colon elsewhere).
 _SUFFIX = re.compile(r":[A-Za-z]+$")
@@ -143,6 +169,7 @@ def run_command(argv: list[str]) -> int:
     try:
         preopens = _preopens(ns.dir)
         _mount_memory(preopens, ns.mount_memory)
+        _overlays(preopens, ns.overlay)
         env = _environment(ns.env)
     except ValueError as e:
         parser.error(str(e))

@@ -29,13 +29,13 @@ def strategy(request):
     sandbox.select(previous)
 
 
-FILESYSTEMS = ["openat2", "walk", "memory"]
+FILESYSTEMS = ["openat2", "walk", "memory", "overlay"]
 
 
 @pytest.fixture(params=FILESYSTEMS)
 def filesystem(request):
     """Run the test on each kind of preopen: a host directory under each
-    resolver strategy, and a MemoryDir (see tests.support.Filesystem)."""
+    resolver strategy, a MemoryDir and an Overlay (tests.support.Filesystem)."""
     kind = request.param
     if kind in ("openat2", "walk"):
         if kind == "openat2" and not sandbox.OPENAT2_WORKS:

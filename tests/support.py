@@ -243,7 +243,7 @@ def host_tree(path) -> dict:
 class Filesystem:
     """One kind of preopen the file tests run on: a host directory (under
     one resolver strategy), a MemoryDir copied from it, or an Overlay over
-    it. `preopen(path)` makes the preopen from the host tree at `path` as it
+    it (which leaves it as it is). `preopen(path)` makes the preopen from the host tree at `path` as it
     is; `tree()` is what the guest sees in it now."""
 
     def __init__(self, kind: str):
@@ -253,11 +253,13 @@ class Filesystem:
         self.path = None
 
     def preopen(self, path, read_only: bool = False):
-        from pywasi import MemoryDir, ReadOnly
+        from pywasi import MemoryDir, Overlay, ReadOnly
 
         self.path = Path(path)
         if self.host:
             value = self.path
+        elif self.kind == "overlay":
+            value = self.made = Overlay(path)
         else:
             value = self.made = MemoryDir.from_path(path)
         return ReadOnly(value) if read_only else value

@@ -9,6 +9,7 @@ from it.
 
 from __future__ import annotations
 
+import os
 import time
 
 from pywasi.generated.preview1 import Dirent, Errno, Filetype
@@ -59,6 +60,7 @@ class MemoryFile(Descriptor):
         self.fs = fs
         self.node = node
         self.pos = 0
+        self.host_fd = -1  # an Overlay's file not yet changed is read from the host, through this
         node.opens += 1
 
     def close(self):
@@ -67,6 +69,9 @@ class MemoryFile(Descriptor):
             with self.fs.lock:
                 node.opens -= 1
                 self.fs.release(node)
+        if self.host_fd >= 0:
+            fd, self.host_fd = self.host_fd, -1
+            os.close(fd)
 
     # I/O -----------------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class MemoryFile(Descriptor):
     def write(self, iovs):
         with self.fs.lock:
             if self.flags & _APPEND:
-                self.pos = len(self.node.data)
+                self.pos = self.node.size
             n = self._write_at(self.pos, iovs)
             self.pos += n
             return n
@@ -95,11 +100,16 @@ class MemoryFile(Descriptor):
             raise WasiError(Errno.INVAL)
         with self.fs.lock:
             if self.flags & _APPEND:  # Linux appends, whatever the offset (pwrite(2), BUGS)
-                offset = len(self.node.data)
+                offset = self.node.size
             return self._write_at(offset, iovs)
 
     def _read_at(self, pos: int, iovs) -> int:
-        data = self.node.data
+        node = self.node
+        if not node.loaded:  # straight from the host file, until something changes it
+            if self.host_fd < 0:
+                self.host_fd = node.open_host()
+            return os.preadv(self.host_fd, iovs, pos)
+        data = node.data
         size = len(data)
         total = 0
         with memoryview(data) as source:
@@ -148,7 +158,7 @@ class MemoryFile(Descriptor):
 
     def seek(self, offset, whence):
         with self.fs.lock:
-            start = (0, self.pos, len(self.node.data))[whence]
+            start = (0, self.pos, self.node.size)[whence]
             new = start + offset
             if new < 0 or new > MAX_OFFSET:
                 raise WasiError(Errno.INVAL)
@@ -176,7 +186,7 @@ class MemoryFile(Descriptor):
         if length == 0:  # posix_fallocate(3) on Linux
             raise WasiError(Errno.INVAL)
         with self.fs.lock:
-            if offset + length > len(self.node.data):
+            if offset + length > self.node.size:
                 self.fs.resize(self.node, offset + length)
                 self.node.ctim = time.time_ns()
 
@@ -196,7 +206,7 @@ class MemoryFile(Descriptor):
 
     def poll_now(self, write):
         # Always ready, as a host file is; a read has what is left.
-        return (0, False) if write else (max(0, len(self.node.data) - self.pos), False)
+        return (0, False) if write else (max(0, self.node.size - self.pos), False)
 
 
 class MemoryDirectory(Directory):
@@ -275,7 +285,7 @@ class MemoryDirectory(Directory):
                     raise WasiError(Errno.ISDIR)
             elif oflags & _DIRECTORY or slash:
                 raise WasiError(Errno.NOTDIR)
-            elif oflags & _TRUNC and node.data:
+            elif oflags & _TRUNC and node.size:
                 fs.resize(node, 0)
                 _changed(node)
             if isinstance(node, DirNode):

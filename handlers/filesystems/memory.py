@@ -37,7 +37,9 @@ class Symlink:
 
 
 class Node:
-    __slots__ = ("ino", "nlink", "atim", "mtim", "ctim", "mode")
+    # `origin`: for a node an Overlay read from its host directory, its path
+    # there (relative, links expanded); None for a node made in memory.
+    __slots__ = ("ino", "nlink", "atim", "mtim", "ctim", "mode", "origin")
     filetype = Filetype.UNKNOWN
 
     def __init__(self, ino: int, now: int, mode: int):
@@ -45,6 +47,7 @@ class Node:
         self.nlink = 1
         self.atim = self.mtim = self.ctim = now
         self.mode = mode
+        self.origin = None
 
     @property
     def size(self) -> int:
@@ -52,8 +55,13 @@ class Node:
 
 
 class FileNode(Node):
+    """A file; its bytes are `data`. (An Overlay's file, until something
+    changes it, reads from the host: `loaded` is False, and `data` is made
+    from the host's bytes when first asked for.)"""
+
     __slots__ = ("data", "opens")
     filetype = _FILE
+    loaded = True
 
     def __init__(self, ino, now, mode=0o644, data=b""):
         super().__init__(ino, now, mode)
@@ -63,6 +71,9 @@ class FileNode(Node):
     @property
     def size(self):
         return len(self.data)
+
+    def contents(self) -> bytes:
+        return bytes(self.data)
 
 
 class LinkNode(Node):
@@ -155,7 +166,7 @@ class MemoryFS:
 
     def release(self, node: Node) -> None:
         """A node left the tree: forget it unless a descriptor still holds it."""
-        if isinstance(node, FileNode) and node.nlink == 0 and node.opens == 0:
+        if isinstance(node, FileNode) and node.nlink == 0 and node.opens == 0 and node.loaded:
             self.used_bytes -= len(node.data)
             node.data = bytearray()
 
@@ -215,7 +226,7 @@ class MemoryFS:
             elif isinstance(node, LinkNode):
                 out[name] = Symlink(node.target.decode("utf-8", "surrogateescape"))
             else:
-                out[name] = bytes(node.data)
+                out[name] = node.contents()
         return out
 
     def copy_host(self, directory: DirNode, path, seen: dict | None = None) -> None:

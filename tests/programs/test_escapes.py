@@ -4,11 +4,12 @@ and a directory swapped for a symlink to the outside while the guest opens
 through it, thousands of times, never lets the outside be read.
 
 The guest is fs_probe.c, which calls WASI straight (no libc path handling
-in between), on a host directory under both sandbox strategies and on a
-MemoryDir, and under both ABIs."""
+in between), on a host directory under both sandbox strategies, on a
+MemoryDir and on an Overlay, and under both ABIs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -17,7 +18,7 @@ import threading
 import pytest
 
 from pywasi.generated.preview1 import Errno
-from tests.support import Untouched, compile_c, rename_import_module, run_captured
+from tests.support import Untouched, compile_c, host_tree, rename_import_module, run_captured
 
 NOTCAPABLE, LOOP, NOTDIR = int(Errno.NOTCAPABLE), int(Errno.LOOP), int(Errno.NOTDIR)
 
@@ -85,10 +86,16 @@ def run_probe(world, calls: list[list[str]], version: str, box=None) -> list[tup
     return [(line, int(re.search(r"-> (\d+)", line).group(1))) for line in lines]
 
 
-def watched(world, filesystem) -> Untouched:
-    """Nothing outside the box may be touched; for a filesystem in memory,
-    nothing on the host at all, the box included."""
-    return Untouched(world, keep="box" if filesystem.host else "")
+@contextlib.contextmanager
+def watched(world, filesystem):
+    """Nothing outside the box may be touched; for a MemoryDir, nothing on
+    the host at all, the box included; an Overlay may read the box, and
+    must leave it as it was."""
+    before = host_tree(world / "box")
+    with Untouched(world, keep="" if filesystem.kind == "memory" else "box"):
+        yield
+    if filesystem.kind == "overlay":
+        assert host_tree(world / "box") == before
 
 
 @pytest.mark.parametrize("version", ["preview1", "unstable"])

@@ -268,3 +268,20 @@ def test_older_wasi_libc_readdir_at_a_capability_root(tmp_path, strategy):
     code, out, err = run_captured(compile_c(OLD_READDIR), args=["x"], preopens={"/box": tmp_path})
     assert (code, err) == (0, b"")
     assert sorted(out.decode().splitlines()) == [". 0", ".. 0", "f 0"]
+
+
+def test_overlay_on_the_command_line(tmp_path):
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "x").write_bytes(b"on the host")
+    wasm = str(compile_c(SCRATCH_PROGRAM))
+    out = pywasi_cli("run", "--overlay", f"{tmp_path / 'scratch'}::/scratch", wasm)
+    assert (out.returncode, out.stdout, out.stderr) == (0, b"read back: in memory\n", b"")
+    assert (tmp_path / "scratch" / "x").read_bytes() == b"on the host"
+    for spec, message in [
+        (f"{tmp_path}", f"--overlay '{tmp_path}': expected HOST::GUEST"),
+        (f"{tmp_path}::", f"--overlay '{tmp_path}::': expected HOST::GUEST"),
+    ]:
+        out = pywasi_cli("run", "--overlay", spec, wasm)
+        assert (out.returncode, out.stderr.decode()) == (2, f"pywasi run: {message}\n")
+    out = pywasi_cli("run", "--overlay", f"{tmp_path / 'missing'}::/scratch", wasm)
+    assert (out.returncode, out.stderr.decode()) == (2, f"pywasi: {tmp_path / 'missing'}: No such file or directory\n")
