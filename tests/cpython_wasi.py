@@ -65,17 +65,22 @@ class CPython:
         wasm = folder / "python.wasm"
         self.module = compile_module(self.engine, wasm.read_bytes(), str(wasm), cache_dir)
         self.stdlib = _stdlib_folder(folder, scratch)
+        self.stdlib_zip = os.listdir(self.stdlib)[0]
         self.scratch = scratch
 
-    def run(self, *args: str, root: Path, preopens: dict | None = None, stdin: bytes = b"",
+    def run(self, *args: str, root, preopens: dict | None = None, stdin: bytes = b"",
             env: dict | None = None, native: bool = False, stdout=None,
-            wasi_options: dict | None = None) -> Completed:
-        """`python args...` (say "-c", code) with `root` preopened at / (and
-        its tmp/ as TMPDIR and HOME), the stdlib read-only at /usr/local/lib,
-        and `preopens` (guest -> host). Under wasmtime's native WASI with
-        `native`. `stdout` (a binary file) takes the output instead of
-        capturing it; `wasi_options` go to pywasi's WASI."""
-        (root / "tmp").mkdir(exist_ok=True)
+            wasi_options: dict | None = None, stdlib=None) -> Completed:
+        """`python args...` (say "-c", code) with `root` preopened at / (the
+        working directory; its tmp/ is TMPDIR and HOME), the stdlib read-only
+        at /usr/local/lib (`stdlib`: another preopen holding its zip, such as
+        a MemoryDir), and `preopens` (guest -> host). `root` is a host
+        directory, or (for pywasi) a preopen object such as an Overlay.
+        Under wasmtime's native WASI with `native`. `stdout` (a binary file)
+        takes the output instead of capturing it; `wasi_options` go to
+        pywasi's WASI."""
+        if isinstance(root, Path):
+            (root / "tmp").mkdir(exist_ok=True)
         argv = [ARGV0, *args]
         environ = {**BASE_ENV, "HOME": "/tmp", **(env or {})}
         dirs = {"/": root, **(preopens or {})}
@@ -84,7 +89,8 @@ class CPython:
         out = stdout if stdout is not None else io.BytesIO()
         err = io.BytesIO()
         store, linker = self._store_and_linker()
-        with WASI(args=argv, env=environ, preopens={STDLIB_GUEST: ReadOnly(self.stdlib), **dirs},
+        stdlib = ReadOnly(self.stdlib if stdlib is None else stdlib)
+        with WASI(args=argv, env=environ, preopens={STDLIB_GUEST: stdlib, **dirs},
                   stdin=stdin, stdout=out, stderr=err, **(wasi_options or {})) as wasi:
             wasi.define(linker)
             instance = linker.instantiate(store, self.module)

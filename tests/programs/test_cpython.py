@@ -21,8 +21,9 @@ import zipfile
 
 import pytest
 
+from pywasi import MemoryDir, Overlay
 from tests import cpython_wasi
-from tests.support import CACHE
+from tests.support import CACHE, host_tree
 
 pytestmark = pytest.mark.cpython
 REQUIRED = "PYWASI_CPYTHON"  # "required": fail, not skip, without the package (CI sets it)
@@ -128,10 +129,7 @@ FILES = """\
     """
 
 
-def test_files_in_a_preopened_directory(cpython, root, strategy):
-    done = python(cpython, root, FILES)
-    assert (done.code, done.stderr) == (0, b"")
-    assert done.stdout.decode() == textwrap.dedent("""\
+EXPECTED_FILES = textwrap.dedent("""\
         listdir: ['a.txt', 'sub']
         walk: tree ['sub'] ['a.txt']
         walk: tree/sub ['deep'] ['b.txt']
@@ -149,6 +147,12 @@ def test_files_in_a_preopened_directory(cpython, root, strategy):
         temp left: []
         after rmtree: ['link', 'renamed.txt']
         """)
+
+
+def test_files_in_a_preopened_directory(cpython, root, strategy):
+    done = python(cpython, root, FILES)
+    assert (done.code, done.stderr) == (0, b"")
+    assert done.stdout.decode() == EXPECTED_FILES
     # What the host sees.
     data = root / "data"
     assert (data / "tree" / "renamed.txt").read_bytes() == b"al"
@@ -251,3 +255,30 @@ def test_an_uncaught_exception_exits_1_with_its_traceback(cpython, root):
                    ~~^~~
         ZeroDivisionError: division by zero
         """)
+
+
+def test_stdlib_in_a_memory_dir_and_the_working_directory_an_overlay(cpython, tmp_path):
+    """The interpreter imports its standard library from a zip held in a
+    MemoryDir, and works in an Overlay: its files and directories as
+    test_files_in_a_preopened_directory has them, while the host directory
+    under the overlay stays as it was."""
+    stdlib = MemoryDir.from_path(cpython.stdlib)
+    (tmp_path / "root" / "tmp").mkdir(parents=True)
+    (tmp_path / "root" / "data").mkdir()
+    (tmp_path / "root" / "data" / "kept.txt").write_bytes(b"from the host\n")
+    before = host_tree(tmp_path / "root")
+    work = Overlay(tmp_path / "root")
+    code = textwrap.dedent(FILES) + textwrap.dedent("""\
+        print("kept:", open("kept.txt").read().strip())
+        os.remove("kept.txt")
+        import json, decimal, email.message  # from the zip in memory
+        print(json.dumps({"d": str(decimal.Decimal("1.10") * 3)}))
+        """)
+    done = cpython.run("-c", code, root=work, stdlib=stdlib)
+    assert (done.code, done.stderr) == (0, b"")
+    assert done.stdout.decode() == EXPECTED_FILES + 'kept: from the host\n{"d": "3.30"}\n'
+    assert host_tree(tmp_path / "root") == before
+    changes = work.changes()
+    assert changes["data/kept.txt"] == "deleted" and changes["data/tree"] == "created"
+    assert work.tree()["data"]["tree"]["renamed.txt"] == b"al"
+    assert list(stdlib.tree()) == [cpython.stdlib_zip]
