@@ -23,6 +23,7 @@ from pathlib import Path
 
 import wasmtime
 
+from files import prepare  # the same tree as benchmarks/files.py's
 from pywasi import WASI, MemoryDir, Overlay
 
 HERE = Path(__file__).resolve().parent
@@ -30,16 +31,6 @@ KIB, MIB = 1024, 1024 * 1024
 BUFFER = 64 * KIB
 GUEST_DIR = "/bench"
 CASES = ("read", "write", "stat")
-
-
-def prepare(root: Path, size_mib: int, files: int) -> None:
-    chunk = os.urandom(MIB)
-    with open(root / "big.bin", "wb") as f:
-        for _ in range(size_mib):
-            f.write(chunk)
-    (root / "files").mkdir()
-    for i in range(files):
-        (root / "files" / f"f{i:05d}").write_bytes(b"x")
 
 
 def guest(module, engine, preopen, closing: list):

@@ -45,11 +45,7 @@ class HostFileNode(FileNode):
 
     @property
     def loaded(self) -> bool:
-        try:
-            FileNode.data.__get__(self, FileNode)
-        except AttributeError:
-            return False
-        return True
+        return _is_set(self, FileNode.data)
 
     @property
     def size(self) -> int:
@@ -98,11 +94,7 @@ class HostDirNode(DirNode):
 
     @property
     def loaded(self) -> bool:
-        try:
-            DirNode.entries.__get__(self, DirNode)
-        except AttributeError:
-            return False
-        return True
+        return _is_set(self, DirNode.entries)
 
     def __getattr__(self, name):
         if name not in ("entries", "seqs"):
@@ -137,6 +129,15 @@ class HostLinkNode(LinkNode):
         finally:
             os.close(fd)
         return self.target
+
+
+def _is_set(node: Node, slot) -> bool:
+    """Whether `slot` holds a value yet, asked without the lazy __getattr__."""
+    try:
+        slot.__get__(node, type(node))
+    except AttributeError:
+        return False
+    return True
 
 
 def _times(node: Node, st: os.stat_result) -> Node:
