@@ -244,7 +244,7 @@ def test_memory_stdin_polls_as_readable():
     assert events == [(1, 0, 1, 0, 1)]  # at its end: readable and hung up
 
 
-def test_files_the_guest_opens_are_always_ready(tmp_path):
+def test_files_the_guest_opens_are_always_ready(tmp_path, filesystem):
     (tmp_path / "data").write_bytes(b"0123456789")
     program = compile_c(
         r"""
@@ -263,7 +263,7 @@ def test_files_the_guest_opens_are_always_ready(tmp_path):
         }
         """
     )
-    code, out, _ = run_captured(program, preopens={"/d": str(tmp_path)})
+    code, out, _ = run_captured(program, preopens={"/d": filesystem.preopen(tmp_path)})
     assert (code, out) == (0, b"poll=2 in=1 out=1\n")
 
 
