@@ -1,18 +1,18 @@
 """poll_oneoff: wait for clocks and descriptors, in the host's poll().
 
 Descriptors that are always ready (regular files, in-memory stdio) answer at
-once; the rest are waited on in one poll() call whose timeout is the nearest
-clock deadline. A descriptor that cannot be polled, or is not there, fails in
-its own event's `error`, not as the call's errno. Timers sleep with
-nanosleep when there is nothing else to wait for, so a 10 ms sleep wakes
-within a fraction of a millisecond of its deadline, and nothing spins.
+once; the rest are waited on in one poll() call (wait.py: a stop ends it)
+whose timeout is the nearest clock deadline. A descriptor that cannot be
+polled, or is not there, fails in its own event's `error`, not as the call's
+errno. Timers sleep with nanosleep when there is nothing else to wait for,
+so a 10 ms sleep wakes within a fraction of a millisecond of its deadline,
+and nothing spins.
 """
 
 from __future__ import annotations
 
-import select
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 
 from pywasi.generated.preview1 import (
     Clockid, Errno, Event, EventFdReadwrite, Eventtype, Subscription,
@@ -21,19 +21,11 @@ from pywasi.generated.preview1 import (
 from ..bits import EVENTRW, RIGHTS, SUBCLOCK
 from pywasi.runtime.errors import WasiError, errno_of
 from ..fdtable import FdTable
+from ..wait import HANGUP as _HUP, READ as _READ, WRITE as _WRITE, sleep_until as _sleep_until, wait
 
 ABSTIME = SUBCLOCK.SUBSCRIPTION_CLOCK_ABSTIME
 HANGUP = EVENTRW.FD_READWRITE_HANGUP
 _POLL_RIGHT = RIGHTS.POLL_FD_READWRITE
-_READ = select.POLLIN | select.POLLPRI
-_WRITE = select.POLLOUT
-_HUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
-_NS = 1_000_000_000
-# The longest single wait: a clock may be set centuries ahead (a u64 of ns),
-# which neither time.sleep (time_t) nor poll() (int ms) can take at once.
-# Longer waits are taken in turns of this.
-_LONGEST_SLEEP_NS = 86_400 * _NS
-_LONGEST_POLL_MS = 2**31 - 1
 
 
 def _event(sub: Subscription, error: int = 0, nbytes: int = 0, hangup: bool = False) -> Event:
@@ -104,37 +96,22 @@ class PollCalls:
         return [ready[i] for i in sorted(ready)]
 
 
-def _sleep_until(deadline: int) -> None:
-    while (left := deadline - time.monotonic_ns()) > 0:
-        time.sleep(min(left, _LONGEST_SLEEP_NS) / _NS)
-
-
 def _wait_for_fds(waiting, deadline: int | None) -> dict[int, bool]:
-    """Block in poll() until a descriptor is ready or the deadline passes.
-    Returns {subscription index: hung up} for the ready ones."""
-    poller = select.poll()
+    """Block until a descriptor is ready or the deadline passes. Returns
+    {subscription index: hung up} for the ready ones."""
     masks: dict[int, int] = {}
     for d, write in waiting.values():
         masks[d.poll_fd] = masks.get(d.poll_fd, 0) | (_WRITE if write else _READ) | _HUP
-    for fd, mask in masks.items():
-        poller.register(fd, mask)
     while True:
-        if deadline is None:
-            timeout = None
-        else:
-            left = deadline - time.monotonic_ns()
-            if 0 < left < 1_000_000:
-                # poll() counts in whole milliseconds: sleep the last fraction
-                # precisely, then look once more without waiting.
-                _sleep_until(deadline)
-                left = 0
-            timeout = min(max(0, left // 1_000_000), _LONGEST_POLL_MS)
-        events = dict(poller.poll(timeout))
+        if deadline is not None and 0 < deadline - time.monotonic_ns() < 1_000_000:
+            # poll() counts in whole milliseconds: sleep the last fraction
+            # precisely, then look once more without waiting.
+            _sleep_until(deadline)
+        events = wait(masks, deadline)
         out = {}
         for index, (d, write) in waiting.items():
             revents = events.get(d.poll_fd, 0)
-            wanted = (_WRITE if write else _READ) | _HUP
-            if revents & wanted:
+            if revents & ((_WRITE if write else _READ) | _HUP):
                 out[index] = bool(revents & _HUP)
         if out or (deadline is not None and time.monotonic_ns() >= deadline):
             return out

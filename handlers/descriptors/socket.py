@@ -4,11 +4,11 @@ does with --tcplisten), and the connections the guest accepts on them.
 sock_* on a descriptor that is not a socket is ENOTSOCK (the base class
 answers that), so these calls look the fd up without rights and the socket
 checks its own. Sends never raise SIGPIPE: a peer that went away is EPIPE.
+A blocking call waits in wait.py while a stop can end the run.
 """
 
 from __future__ import annotations
 
-import select
 import socket
 
 from pywasi.generated.preview1 import Errno, Filetype
@@ -16,6 +16,7 @@ from pywasi.generated.preview1 import Errno, Filetype
 from ..bits import FDFLAGS, RIFLAGS, RIGHTS, ROFLAGS, SDFLAGS
 from pywasi.runtime.errors import WasiError
 from .base import Descriptor
+from ..wait import READ, WRITE, ready, stoppable, wait_for
 from .hostfd import HostFd
 
 _NONBLOCK = FDFLAGS.NONBLOCK
@@ -55,11 +56,27 @@ class Socket(HostFd):
     # Data calls live here, not on Connection: on a listener, which is a
     # socket but lacks the rights, they are ENOTCAPABLE rather than ENOTSOCK.
 
+    def _blocking(self, mask: int, call):
+        """`call(flags)`, a send or receive, in the guest's mode; a blocking
+        one waits where a stop can end it, then goes without waiting."""
+        if self.flags & _NONBLOCK or not stoppable():
+            return call(0)
+        while True:
+            wait_for(self.fd, mask)
+            try:
+                return call(socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue  # another reader was faster: wait again
+
     def read(self, iovs):
-        return self.sock.recvmsg_into(iovs)[0] if iovs else 0
+        if not iovs:
+            return 0
+        return self._blocking(READ, lambda flags: self.sock.recvmsg_into(iovs, 0, flags)[0])
 
     def write(self, iovs):
-        return self.sock.sendmsg(iovs, (), _NOSIGNAL) if iovs else 0
+        if not iovs:
+            return 0
+        return self._blocking(WRITE, lambda flags: self.sock.sendmsg(iovs, (), _NOSIGNAL | flags))
 
     def sock_recv(self, iovs, flags):
         self.need(RIGHTS.FD_READ)
@@ -68,7 +85,7 @@ class Socket(HostFd):
         )
         if not iovs:
             return 0, 0
-        n, _, msg_flags, _ = self.sock.recvmsg_into(iovs, 0, host_flags)
+        n, _, msg_flags, _ = self._blocking(READ, lambda more: self.sock.recvmsg_into(iovs, 0, host_flags | more))
         return n, _RECV_DATA_TRUNCATED if msg_flags & socket.MSG_TRUNC else 0
 
     def sock_send(self, iovs, flags):
@@ -99,8 +116,8 @@ class Listener(Socket):
             raise WasiError(Errno.INVAL)
         while True:
             if not self.flags & _NONBLOCK:
-                select.select([self.sock], [], [])
-            elif not select.select([self.sock], [], [], 0)[0]:
+                wait_for(self.fd, READ)
+            elif not ready(self.fd, READ):
                 raise WasiError(Errno.AGAIN)
             try:
                 conn, _ = self.sock.accept()

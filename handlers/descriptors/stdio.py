@@ -3,21 +3,27 @@
 A stream is a host fd (Node's int stdio, or a file object's fileno()), or an
 in-memory object (bytes or a BytesIO for stdin, any binary writer for
 stdout/stderr). The guest never closes or reconfigures the host's fds:
-fd_close drops the descriptor, and NONBLOCK is emulated with select().
+fd_close drops the descriptor, and NONBLOCK is emulated with poll(). A
+stream that can block (a pipe, a terminal, a socket) waits in wait.py while a
+stop can end the run, so a timeout ends a read nobody answers.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import select
 
 from pywasi.generated.preview1 import Errno, Filetype
 
 from ..bits import FDFLAGS, RIGHTS
 from pywasi.runtime.errors import WasiError
 from .base import Descriptor
+from ..wait import READ, WRITE, ready, stoppable, wait_for
 from .hostfd import HostFd, filetype_of
+
+# A write this long or shorter to a pipe that poll() says is writable does
+# not block (POSIX's PIPE_BUF): what a stoppable write writes at a time.
+_ATOMIC_WRITE = os.pathconf("/", "PC_PIPE_BUF")
 
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 _NONBLOCK = FDFLAGS.NONBLOCK
@@ -25,11 +31,16 @@ _NONBLOCK = FDFLAGS.NONBLOCK
 
 class HostStream(HostFd):
     """A host fd the guest may read or write but does not own. `keep` is the
-    file object the fd came from: held, so that its fd stays open."""
+    file object the fd came from: held, so that its fd stays open. `limit`:
+    the most bytes the guest may write to it (EFBIG past it, as MemoryOutput)."""
 
-    def __init__(self, fd: int, rights: int, keep: object = None):
+    def __init__(self, fd: int, rights: int, keep: object = None, limit: int | None = None):
         super().__init__(fd, rights, filetype=filetype_of(os.fstat(fd).st_mode), owned=False)
         self.keep = keep
+        self.room = limit
+        # Files and devices such as /dev/null never make a reader or writer wait.
+        self.may_block = self.filetype not in (Filetype.REGULAR_FILE, Filetype.CHARACTER_DEVICE) or os.isatty(fd)
+        self.checked = self.may_block or limit is not None  # writes take the slower path
         # wasi-libc's isatty() takes a character device without seek and tell
         # for a terminal: one that is none (/dev/null) keeps them, as uvwasi
         # gives them.
@@ -41,15 +52,46 @@ class HostStream(HostFd):
     # NONBLOCK is emulated: the host's fd keeps its own mode.
 
     def read(self, iovs):
-        if self.flags & _NONBLOCK and not select.select([self.fd], [], [], 0)[0]:
-            raise WasiError(Errno.AGAIN)
+        if self.flags & _NONBLOCK:
+            if not ready(self.fd, READ):
+                raise WasiError(Errno.AGAIN)
+        elif self.may_block and stoppable():
+            wait_for(self.fd, READ)
         return os.readv(self.fd, iovs)
 
     def write(self, iovs):
-        if self.flags & _NONBLOCK and not select.select([], [self.fd], [], 0)[1]:
+        if self.flags & _NONBLOCK and not ready(self.fd, WRITE):
             raise WasiError(Errno.AGAIN)
+        if self.checked:
+            return self._checked_write(iovs)
         # As HostFd.write, inline: stdout is the hottest write there is.
         return os.write(self.fd, iovs[0]) if len(iovs) == 1 else os.writev(self.fd, iovs)
+
+    def _checked_write(self, iovs):
+        """A write that may block (it waits where a stop can end it, then
+        writes no more than cannot block), or one under a limit."""
+        if self.may_block and not self.flags & _NONBLOCK and stoppable():
+            wait_for(self.fd, WRITE)
+            iovs = _within(iovs, _ATOMIC_WRITE, Errno.AGAIN)
+        if self.room is None:
+            return os.writev(self.fd, iovs)
+        n = os.writev(self.fd, _within(iovs, self.room, Errno.FBIG))
+        self.room -= n
+        return n
+
+
+def _within(iovs, room: int, errno: Errno) -> list:
+    """The gather list cut to `room` bytes; `errno` if that leaves nothing of
+    a write that had bytes (a short count of 0 would make libc retry forever)."""
+    out = []
+    for view in iovs:
+        if room <= 0:
+            break
+        out.append(view[:room])
+        room -= len(out[-1])
+    if not any(len(v) for v in out) and any(len(v) for v in iovs):
+        raise WasiError(errno)
+    return out
 
 
 class MemoryInput(Descriptor):
