@@ -10,8 +10,9 @@ does what the previous handler did.
 
 A guest looping without host calls runs no Python at all. For that, during
 start()/initialize() the C-level signal handler also writes to a wakeup fd
-that a watcher thread reads, and the watcher bumps the engine's epoch: an
-engine with epoch interruption then traps out of the loop.
+that the process's ticker (stop.py) watches, and SIGINT fires the run's
+stop: an engine with epoch interruption then traps out of the loop, and a
+host call blocked in a wait ends.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import threading
 import weakref
 
 from .bridge import CALLBACK_CODES
+from .stop import TICKER
 
 _bridges: weakref.WeakSet = weakref.WeakSet()
 _installed = {"count": 0, "previous": None}
@@ -79,12 +81,13 @@ def detach(bridge) -> None:
 
 
 @contextlib.contextmanager
-def epoch_on_sigint(engine):
-    """While the guest runs: SIGINT also bumps `engine`'s epoch."""
+def epoch_on_sigint(stop):
+    """While the guest runs: SIGINT also fires `stop` (a pywasi.stop.Stop)."""
     if not _main_thread() or signal.getsignal(signal.SIGINT) is not _on_sigint:
         yield
         return
     read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
     try:
         previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
@@ -94,23 +97,15 @@ def epoch_on_sigint(engine):
         yield
         return
 
-    def watch():
-        while True:
-            try:
-                data = os.read(read_end, 64)
-            except OSError:
-                return
-            if not data:
-                return
-            if signal.SIGINT in data:
-                engine.increment_epoch()
+    def seen(data: bytes) -> None:
+        if signal.SIGINT in data:
+            stop.fire("interrupt", KeyboardInterrupt())
 
-    watcher = threading.Thread(target=watch, name="pywasi-sigint", daemon=True)
-    watcher.start()
+    TICKER.watch(read_end, seen)
     try:
         yield
     finally:
         signal.set_wakeup_fd(previous)
-        os.close(write_end)  # the watcher reads EOF and ends
-        watcher.join(1)
+        TICKER.unwatch(read_end)
+        os.close(write_end)
         os.close(read_end)

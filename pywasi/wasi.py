@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 
 import wasmtime
@@ -29,6 +31,19 @@ from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted,
 from .options import Args, Env, Output, Preopens, Sockets, Stdin, TraceTarget
 from .preopen import ReadOnly
 from .runtime.memory import GuestMemory
+from .results import TimeoutExpired
+from .stop import EpochsOff, Stop
+
+
+class _Captured64M:
+    """max_output's default: 64 MiB of output captured in memory, no limit
+    on a host fd (a terminal, a pipe or a file the host chose)."""
+
+    def __repr__(self) -> str:
+        return "64 MiB if captured"
+
+
+CAPTURED_64M = _Captured64M()
 
 _INT32_MAX = 2**31 - 1
 
@@ -38,7 +53,7 @@ class WASI:
 
     WASI(*, version="preview1", args=(), env=None, preopens=None,
          return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
-         max_fds=1024, max_output=64 << 20, trace=None, stats=None)
+         max_fds=1024, max_output=CAPTURED_64M, trace=None, stats=None, timeout=None)
 
     Beyond Node:
 
@@ -49,13 +64,21 @@ class WASI:
 
     Limits for a host running untrusted code: `max_fds` is the most
     descriptors the guest may hold open (stdio included; EMFILE past it);
-    `max_output` the most bytes kept of stdout or stderr captured in memory
-    (a BytesIO): past it the guest's writes fail with EFBIG. None: no limit.
+    `max_output` the most bytes the guest may write to stdout, and to
+    stderr: past it its writes fail with EFBIG. By default 64 MiB of output
+    captured in memory (a BytesIO), and no limit on a host fd. None: no limit.
 
     `trace` (a text or binary file object, which gets one line per host
     call, or a callable, which gets each call's pywasi.trace.HostCall) and
     `stats` (a pywasi.Stats that counts calls, outcomes and time in the
     host). Either installs other stubs; without them nothing is traced.
+
+    `timeout` (seconds of wall clock): start() or initialize() stops the
+    guest past it, wherever it is (computing, sleeping in poll_oneoff, blocked
+    reading a pipe or accepting a connection), and raises
+    pywasi.TimeoutExpired. The engine must have epoch interruption
+    (`config.epoch_interruption = True`); the store's epoch deadline is
+    pywasi's while the guest runs, and nobody needs to call increment_epoch.
     """
 
     def __init__(
@@ -71,9 +94,10 @@ class WASI:
         stderr: Output = 2,
         sockets: Sockets = (),
         max_fds: int | None = 1024,
-        max_output: int | None = 64 << 20,
+        max_output: int | None | _Captured64M = CAPTURED_64M,
         trace: TraceTarget | None = None,
         stats: tracing.Stats | None = None,
+        timeout: float | None = None,
     ) -> None:
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
@@ -86,13 +110,15 @@ class WASI:
         stdio = [_stdio("stdin", stdin, True), _stdio("stdout", stdout, False), _stdio("stderr", stderr, False)]
         listeners = _sockets(sockets)
         max_fds = _limit("max_fds", max_fds, 3 + len(listeners) + len(preopen_list))
-        max_output = _limit("max_output", max_output, 0)
+        if max_output is not CAPTURED_64M:
+            max_output = _limit("max_output", max_output, 0)
         fds = _host_setup(stdio, listeners, preopen_list, max_fds, max_output)
         try:
             if not isinstance(return_on_exit, bool):
                 raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
             self._trace = _trace(trace)  # pywasi's own options come after Node's
             self._stats = _stats(stats)
+            self._timeout = _timeout(timeout)
         except BaseException:
             fds.close_all()
             raise
@@ -104,6 +130,11 @@ class WASI:
         self._closed = False
         self._store: wasmtime.Store | None = None
         self._instance: wasmtime.Instance | None = None
+        self._args = [a.decode("utf-8", "surrogateescape") for a in argv]
+        # Whether a run takes over the store's epoch deadline even without a
+        # timeout (pywasi.run's own stores: it stops them on a cancel).
+        self._arm_epochs = self._timeout is not None
+        self._stop: Stop | None = None  # the running guest's, while it runs
         self.wasi_import: dict[str, Callable[..., int | None]] = {
             name: bridge.import_function(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
         }
@@ -214,8 +245,42 @@ class WASI:
         interrupt.attach(self._bridge)
 
     def _run(self, store: wasmtime.Store, func: wasmtime.Func) -> None:
-        with interrupt.epoch_on_sigint(store.engine):
-            bridge.call(store, func)
+        stop = Stop(store.engine)
+        try:
+            with stop.running():
+                if self._arm_epochs:
+                    try:
+                        stop.arm(store)
+                    except EpochsOff as e:
+                        raise InvalidArgValue(str(e)) from None
+                if self._timeout is not None:
+                    timeout, args = self._timeout, self._args
+                    stop.fire_at(time.monotonic() + timeout, "timeout", lambda: TimeoutExpired(args, timeout))
+                self._stop = stop
+                with interrupt.epoch_on_sigint(stop):
+                    bridge.call(store, func)
+        except ProcExit:
+            raise
+        except BaseException:
+            error, stop.error = stop.error, None
+            if error is None:
+                raise
+            try:  # stopped from outside: say why, not how it trapped
+                raise error from None
+            finally:
+                del error  # no cycle through its traceback and this frame
+        finally:
+            self._stop = None
+
+    def _stop_run(self, reason: str, error: BaseException) -> bool:
+        """End the running guest from another thread (a cancel): start()
+        raises `error`. Whether a guest was running to stop."""
+        stop = self._stop
+        return stop is not None and stop.fire(reason, error)
+
+    def _counts(self) -> tuple[int, int, int]:
+        """(host calls, bytes read, bytes written) so far, for a usage record."""
+        return self._bridge.calls(), self._host.bytes_read, self._host.bytes_written
 
 
 # Option checks, in Node's order ------------------------------------------------
@@ -244,6 +309,16 @@ def _stats(stats):
     if stats is not None and not isinstance(stats, tracing.Stats):
         raise InvalidArgType(f"stats must be a pywasi.Stats, not {describe(stats)}")
     return stats
+
+
+def _timeout(timeout):
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise InvalidArgType(f"timeout must be a number of seconds or None, not {describe(timeout)}")
+    if not timeout > 0 or math.isnan(timeout):
+        raise OutOfRange(f"timeout must be more than 0 seconds, not {timeout}")
+    return timeout
 
 
 def _encoded(value, what: str) -> bytes:
@@ -390,15 +465,20 @@ def _host_setup(stdio, sockets, preopens, max_fds=None, max_output=None) -> FdTa
     return fds
 
 
-def _stream(index: int, kind: str, value, max_output: int | None) -> Descriptor:
+def _stream(index: int, kind: str, value, max_output) -> Descriptor:
     rights = STREAM_READ if index == 0 else STREAM_WRITE
-    if kind == "fd":
-        return HostStream(value, rights)
-    if kind == "file":
+    if index == 0:
+        max_output = None
+    if kind in ("fd", "file"):
+        limit = None if max_output is CAPTURED_64M else max_output
+        if kind == "fd":
+            return HostStream(value, rights, limit=limit)
         if index:
             value.flush()  # what Python buffered goes out before the guest writes
-        return HostStream(value.fileno(), rights, keep=value)
-    return MemoryInput(value, rights) if index == 0 else MemoryOutput(value, rights, max_output)
+        return HostStream(value.fileno(), rights, keep=value, limit=limit)
+    if index == 0:
+        return MemoryInput(value, rights)
+    return MemoryOutput(value, rights, 64 << 20 if max_output is CAPTURED_64M else max_output)
 
 
 # Binding -----------------------------------------------------------------------
