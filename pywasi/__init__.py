@@ -13,7 +13,8 @@ from pywasi.runtime.errors import ProcExit, WasiError
 
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
 from .preopen import ReadOnly
-from .runner import run
+from .results import CompletedRun, RunError, TimeoutExpired, Usage
+from .runner import run, run_async
 from .trace import HostCall, Stats
 from .wasi import WASI
 
@@ -25,6 +26,11 @@ except PackageNotFoundError:  # a source tree imported without being installed
 __all__ = [
     "WASI",
     "run",
+    "run_async",
+    "CompletedRun",
+    "Usage",
+    "TimeoutExpired",
+    "RunError",
     "HostCall",
     "Stats",
     "ReadOnly",

@@ -1,13 +1,22 @@
-"""pywasi.run: a whole program in one call, on an engine pywasi sets up.
+"""pywasi.run: a whole program in one call, in subprocess.run's shape, under
+limits (time, memory, fuel, output, descriptors), with a record of what it
+used.
 
-The engine has epoch interruption on, so that Ctrl-C stops even a guest that
-loops without calling the host. Compiled code is cached on disk (cache.py).
+Engines have epoch interruption on, so that a timeout, a cancel or Ctrl-C
+stops even a guest that loops without calling the host (stop.py). One engine
+serves every run of the process (one more when fuel is metered): stores are
+per run, and each run's stop ends only its own. Compiled code is cached on
+disk (cache.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +26,33 @@ from pywasi.generated.versions import BY_NAME, BY_NAMESPACE, DEFAULT
 
 from . import cache as module_cache
 from .audit import UNKNOWN, audit_module
-from .errors import ModuleError
+from .errors import InvalidArgType, InvalidArgValue, ModuleError, describe
+from .results import CompletedRun, TimeoutExpired, Usage
 from .wasi import WASI
+
+EXIT_TRAP = 134  # a trap's returncode: what wasmtime's CLI exits with (128 + SIGABRT)
 
 
 # What new_engine sets: part of the compiled-code cache's key.
 ENGINE_SETTINGS = "epoch_interruption"
+_FUEL_SETTINGS = ENGINE_SETTINGS + " consume_fuel"
+_engines: dict[bool, wasmtime.Engine] = {}
+_engines_lock = threading.Lock()
 
 
-def new_engine() -> wasmtime.Engine:
+def new_engine(fuel: bool = False) -> wasmtime.Engine:
     config = wasmtime.Config()
     config.epoch_interruption = True
+    config.consume_fuel = fuel
     return wasmtime.Engine(config)
+
+
+def shared_engine(fuel: bool = False) -> wasmtime.Engine:
+    """The process's engine for runs (with fuel metering, or without)."""
+    with _engines_lock:
+        if fuel not in _engines:
+            _engines[fuel] = new_engine(fuel)
+        return _engines[fuel]
 
 
 def read_module(source) -> tuple[bytes, str]:
@@ -49,7 +73,8 @@ def read_module(source) -> tuple[bytes, str]:
     raise ModuleError(f"a module is a path or bytes, not {type(source).__name__}")
 
 
-def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: Path | None = None) -> wasmtime.Module:
+def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: Path | None = None,
+                   settings: str = ENGINE_SETTINGS) -> wasmtime.Module:
     if not data:
         raise ModuleError(f"{name}: is empty, not a WebAssembly module")
     if data[:4] == b"\0asm":
@@ -69,7 +94,7 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
                 raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({_first_line(e)})") from None
             raise ModuleError(_wat_error(name, e)) from None
     try:
-        return module_cache.compile_cached(engine, data, ENGINE_SETTINGS, cache_dir, name)
+        return module_cache.compile_cached(engine, data, settings, cache_dir, name)
     except wasmtime.WasmtimeError as e:
         raise ModuleError(f"{name}: not a valid WebAssembly module: {_cause(e)}") from None
 
@@ -105,36 +130,244 @@ def check_command(module: wasmtime.Module, name: str, version: str) -> None:
         raise ModuleError(f"{name}: exports no _start function: not a WASI command{kind}")
 
 
+class _WasiDefault:
+    """An argument left out: WASI's own default applies."""
+
+    def __repr__(self) -> str:
+        return "<WASI's default>"
+
+
+WASI_DEFAULT = _WasiDefault()
+
+
 def run(
     module: str | os.PathLike[str] | bytes | bytearray | memoryview,
     *,
+    args=(),
+    env=None,
+    preopens=None,
+    input: bytes | None = None,
+    capture_output: bool = False,
+    stdin=None,
+    stdout=None,
+    stderr=None,
+    timeout: float | None = None,
+    max_memory: int | None = None,
+    max_fuel: int | None = None,
+    max_output=WASI_DEFAULT,
+    max_fds=WASI_DEFAULT,
+    check: bool = False,
     version: str = "auto",
     cache: bool | str | os.PathLike[str] = True,
-    **options: Any,
-) -> int:
-    """Run a WASI command (a path, wasm bytes or WAT text) and return its exit
-    code. `cache`: keep compiled code on disk (True: in $PYWASI_CACHE or the
-    user's cache folder; a path: there; False: never). `options` are WASI's."""
-    engine = new_engine()
-    data, name = read_module(module)
-    cache_dir = None if cache is False else module_cache.default_dir() if cache is True else Path(cache)
-    compiled = compile_module(engine, data, name, cache_dir)
-    if version == "auto":
-        version = detect_version(compiled)
-    if isinstance(version, str) and version in BY_NAME:  # anything else is WASI's to refuse
-        check_command(compiled, name, version)
-    with WASI(version=version, **options) as wasi:
-        store = wasmtime.Store(engine)
-        store.set_epoch_deadline(1)
-        linker = wasmtime.Linker(engine)
-        wasi.define(linker)
+    **wasi_options: Any,
+) -> CompletedRun:
+    """Run a WASI command (a path, wasm bytes or WAT text) to its end, as
+    subprocess.run runs a program, and return a pywasi.CompletedRun.
+
+    `input`: bytes for stdin. `capture_output=True`: stdout and stderr are
+    collected as bytes (`max_output` bounds each). stdin/stdout/stderr: as
+    WASI's (None: the host's own). `timeout`: seconds of wall clock, past
+    which the guest is stopped wherever it is and pywasi.TimeoutExpired
+    raised. `max_memory`: bytes linear memory may grow to (memory.grow fails
+    past it). `max_fuel`: instructions, metered by wasmtime's fuel: running
+    out is a trap with usage.ended_by == "fuel". `max_output`, `max_fds`: as
+    WASI's. `check=True`: a nonzero returncode raises pywasi.RunError.
+    `cache`: keep compiled code on disk (True: in $PYWASI_CACHE or the
+    user's cache folder; a path: there; False: never). Other keywords are
+    WASI's options."""
+    job = Job(module, args=args, env=env, preopens=preopens, input=input, capture_output=capture_output,
+              stdin=stdin, stdout=stdout, stderr=stderr, timeout=timeout, max_memory=max_memory,
+              max_fuel=max_fuel, max_output=max_output, max_fds=max_fds, version=version, cache=cache,
+              wasi_options=wasi_options)
+    result = job.run()
+    if check:
+        result.check_returncode()
+    return result
+
+
+async def run_async(module: str | os.PathLike[str] | bytes | bytearray | memoryview, **options: Any) -> CompletedRun:
+    """pywasi.run for asyncio, with the same arguments: the guest runs in a
+    thread of its own, off the event loop. Cancelling the task stops the
+    guest (within milliseconds, wherever it is), waits for its thread to end,
+    and raises CancelledError."""
+    check = options.pop("check", False)
+    job = Job(module, **_job_options(options))
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(outcome, error):
+        if not done.done():
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(outcome)
+
+    def work():
         try:
-            instance = linker.instantiate(store, compiled)
-        except wasmtime.Trap:
+            outcome, error = job.run(), None
+        except _Cancelled:
+            outcome, error = None, None  # what the cancelled task raises is CancelledError
+        except BaseException as e:  # noqa: B036 - handed to the awaiting task
+            outcome, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, outcome, error)
+        except RuntimeError:
+            pass  # the loop has closed: nobody awaits the outcome
+
+    thread = threading.Thread(target=work, name="pywasi-run", daemon=True)
+    thread.start()
+    try:
+        result = await asyncio.shield(done)
+    except asyncio.CancelledError:
+        job.cancel()
+        try:
+            await done
+        except BaseException:  # noqa: B036 - the run's own ending, superseded by the cancel
+            pass
+        thread.join()
+        raise
+    thread.join()
+    if check:
+        result.check_returncode()
+    return result
+
+
+def _job_options(options: dict) -> dict:
+    known = {"args", "env", "preopens", "input", "capture_output", "stdin", "stdout", "stderr", "timeout",
+             "max_memory", "max_fuel", "max_output", "max_fds", "version", "cache"}
+    out = {k: v for k, v in options.items() if k in known}
+    out["wasi_options"] = {k: v for k, v in options.items() if k not in known}
+    return out
+
+
+class _Cancelled(Exception):
+    """run_async's task was cancelled: what start() raises in the guest's thread."""
+
+
+class Job:
+    """One run: its options checked, then run() once. `cancel()` from any
+    thread stops it; `usage` is filled in however it ends (the CLI writes it
+    even after Ctrl-C)."""
+
+    def __init__(self, module, *, args=(), env=None, preopens=None, input=None, capture_output=False,
+                 stdin=None, stdout=None, stderr=None, timeout=None, max_memory=None, max_fuel=None,
+                 max_output=WASI_DEFAULT, max_fds=WASI_DEFAULT, version="auto", cache=True, wasi_options=None):
+        if input is not None:
+            if stdin is not None:
+                raise InvalidArgValue("stdin and input cannot both be given")
+            if not isinstance(input, (bytes, bytearray, memoryview)):
+                raise InvalidArgType(f"input must be bytes, not {describe(input)}")
+            stdin = bytes(input)
+        if capture_output:
+            if stdout is not None or stderr is not None:
+                raise InvalidArgValue("stdout and stderr cannot be given with capture_output=True")
+            stdout, stderr = io.BytesIO(), io.BytesIO()
+        self.captured = (stdout, stderr) if capture_output else None
+        self.module = module
+        self.version = version
+        self.cache = cache
+        self.max_memory = _size("max_memory", max_memory)
+        self.max_fuel = _size("max_fuel", max_fuel)
+        self.options = dict(wasi_options or {}, args=args, env=env, preopens=preopens, timeout=timeout)
+        for name, value in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
+            if value is not None:
+                self.options[name] = value
+        for name, value in (("max_output", max_output), ("max_fds", max_fds)):
+            if value is not WASI_DEFAULT:
+                self.options[name] = value
+        self.args = list(args) if isinstance(args, (list, tuple)) else args
+        self.timeout = timeout
+        self.usage: Usage | None = None
+        self._wasi: WASI | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        wasi = self._wasi
+        if wasi is not None:
+            wasi._stop_run("interrupt", _Cancelled())
+
+    def run(self) -> CompletedRun:
+        engine = shared_engine(fuel=self.max_fuel is not None)
+        settings = _FUEL_SETTINGS if self.max_fuel is not None else ENGINE_SETTINGS
+        data, name = read_module(self.module)
+        cache_dir = None if self.cache is False else module_cache.default_dir() if self.cache is True else Path(self.cache)
+        compiled = compile_module(engine, data, name, cache_dir, settings)
+        version = self.version
+        if version == "auto":
+            version = detect_version(compiled)
+        if isinstance(version, str) and version in BY_NAME:  # anything else is WASI's to refuse
+            check_command(compiled, name, version)
+        with WASI(version=version, **self.options) as wasi:
+            wasi._arm_epochs = True  # our store: a cancel must stop a pure loop too
+            store = wasmtime.Store(engine)
+            if self.max_memory is not None:
+                store.set_limits(memory_size=self.max_memory)
+            if self.max_fuel is not None:
+                store.set_fuel(self.max_fuel)
+            linker = wasmtime.Linker(engine)
+            wasi.define(linker)
+            try:
+                instance = linker.instantiate(store, compiled)
+            except wasmtime.Trap:
+                raise
+            except wasmtime.WasmtimeError as e:
+                raise ModuleError(f"{name}: cannot be instantiated: {_first_line(e)}") from None
+            return self._start(wasi, instance, store)
+
+    def _start(self, wasi: WASI, instance, store) -> CompletedRun:
+        self._wasi = wasi
+        if self._cancelled:  # cancelled before it could start
+            raise _Cancelled()
+        wall, cpu = time.monotonic(), time.thread_time()
+        trap = None
+        try:
+            code = wasi.start(instance, store)
+            ended_by = "exit"
+        except TimeoutExpired as e:  # WASI's: add what was captured and used
+            self.usage = e.usage = self._usage(wasi, store, instance, wall, cpu, "timeout")
+            e.output, e.stderr = self._output()
             raise
-        except wasmtime.WasmtimeError as e:
-            raise ModuleError(f"{name}: cannot be instantiated: {_first_line(e)}") from None
-        return wasi.start(instance, store)
+        except (KeyboardInterrupt, _Cancelled):
+            self.usage = self._usage(wasi, store, instance, wall, cpu, "interrupt")
+            raise
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            ended_by = "fuel" if self.max_fuel is not None and store.get_fuel() == 0 else "trap"
+            code, trap = EXIT_TRAP, trap_line(e)
+        finally:
+            self._wasi = None
+        self.usage = self._usage(wasi, store, instance, wall, cpu, ended_by)
+        out, err = self._output()
+        return CompletedRun(args=self.args, returncode=code, stdout=out, stderr=err, trap=trap, usage=self.usage)
+
+    def _usage(self, wasi, store, instance, wall, cpu, ended_by) -> Usage:
+        calls, read, written = wasi._counts()
+        memory = instance.exports(store).get("memory")
+        return Usage(
+            wall_s=time.monotonic() - wall,
+            cpu_s=time.thread_time() - cpu,
+            fuel=self.max_fuel - store.get_fuel() if self.max_fuel is not None else None,
+            peak_memory=memory.data_len(store) if isinstance(memory, wasmtime.Memory) else 0,
+            host_calls=calls,
+            bytes_read=read,
+            bytes_written=written,
+            ended_by=ended_by,
+        )
+
+    def _output(self) -> tuple[bytes | None, bytes | None]:
+        if self.captured is None:
+            return None, None
+        return self.captured[0].getvalue(), self.captured[1].getvalue()
+
+
+def _size(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgType(f"{name} must be an int or None, not {describe(value)}")
+    if value < 0:
+        raise InvalidArgValue(f"{name} must be >= 0, not {value}")
+    return value
 
 
 # WAT text opens with a paren or a comment; wat2wasm's error for anything
@@ -173,6 +406,11 @@ def _first_line(error: Exception) -> str:
 
 
 def describe_trap(error: Exception) -> str:
+    """"trap: " and the trap's line (trap_line)."""
+    return f"trap: {trap_line(error)}"
+
+
+def trap_line(error: Exception) -> str:
     """One line from a wasmtime Trap or WasmtimeError: what trapped, and in
     which guest function (the innermost frame of the backtrace)."""
     head, causes = _reasons(error)
@@ -185,4 +423,4 @@ def describe_trap(error: Exception) -> str:
     if frame:
         function = frame.group(1).rsplit("!", 1)[-1].strip()
         where = f" (in {function})"
-    return f"trap: {reason}{where}"
+    return f"{reason}{where}"

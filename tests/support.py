@@ -56,7 +56,7 @@ def run_captured(module, *, stdin: bytes = b"", **options) -> tuple[int, bytes, 
     from pywasi import run
 
     out, err = io.BytesIO(), io.BytesIO()
-    code = run(module, stdin=stdin, stdout=out, stderr=err, **options)
+    code = run(module, stdin=stdin, stdout=out, stderr=err, **options).returncode
     return code, out.getvalue(), err.getvalue()
 
 

@@ -29,20 +29,31 @@ _CUR = Whence.CUR
 class FdCalls:
     def __init__(self, fds: FdTable):
         self.fds = fds
+        # Bytes moved for the guest (fd_* and sock_*), for a run's usage record.
+        self.bytes_read = 0
+        self.bytes_written = 0
 
     # I/O -------------------------------------------------------------------
 
     def fd_write(self, fd: int, iovs: list[memoryview]) -> int:
-        return self.fds.get(fd, _FD_WRITE).write(iovs)
+        n = self.fds.get(fd, _FD_WRITE).write(iovs)
+        self.bytes_written += n
+        return n
 
     def fd_read(self, fd: int, iovs: list[memoryview]) -> int:
-        return self.fds.get(fd, _FD_READ).read(iovs)
+        n = self.fds.get(fd, _FD_READ).read(iovs)
+        self.bytes_read += n
+        return n
 
     def fd_pread(self, fd: int, iovs: list[memoryview], offset: int) -> int:
-        return self.fds.get(fd, _FD_PREAD).pread(iovs, offset)
+        n = self.fds.get(fd, _FD_PREAD).pread(iovs, offset)
+        self.bytes_read += n
+        return n
 
     def fd_pwrite(self, fd: int, iovs: list[memoryview], offset: int) -> int:
-        return self.fds.get(fd, _FD_PWRITE).pwrite(iovs, offset)
+        n = self.fds.get(fd, _FD_PWRITE).pwrite(iovs, offset)
+        self.bytes_written += n
+        return n
 
     def fd_seek(self, fd: int, offset: int, whence: Whence) -> int:
         # The spec's FD_SEEK "implies FD_TELL": a seek that only asks where

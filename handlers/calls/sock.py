@@ -11,7 +11,11 @@ from ..fdtable import FdTable
 
 
 class SockCalls:
+    """Needs `self.fds`, `self.bytes_read` and `self.bytes_written` (FdCalls)."""
+
     fds: FdTable
+    bytes_read: int
+    bytes_written: int
 
     def sock_accept(self, fd: int, flags: int) -> int:
         listener = self.fds.get(fd)
@@ -25,10 +29,14 @@ class SockCalls:
             raise
 
     def sock_recv(self, fd: int, ri_data: list[memoryview], ri_flags: int) -> tuple[int, int]:
-        return self.fds.get(fd).sock_recv(ri_data, ri_flags)
+        n, flags = self.fds.get(fd).sock_recv(ri_data, ri_flags)
+        self.bytes_read += n
+        return n, flags
 
     def sock_send(self, fd: int, si_data: list[memoryview], si_flags: int) -> int:
-        return self.fds.get(fd).sock_send(si_data, si_flags)
+        n = self.fds.get(fd).sock_send(si_data, si_flags)
+        self.bytes_written += n
+        return n
 
     def sock_shutdown(self, fd: int, how: int) -> None:
         self.fds.get(fd).sock_shutdown(how)

@@ -195,7 +195,7 @@ try:
     run(module, stdin=stdin)
 except KeyboardInterrupt:
     # the process is healthy: run another program
-    print("interrupted; next run exits", run(wat('(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32))) (memory (export "memory") 1) (func (export "_start") (call $e (i32.const 5))))')))
+    print("interrupted; next run exits", run(wat('(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32))) (memory (export "memory") 1) (func (export "_start") (call $e (i32.const 5))))')).returncode)
 """
 
 HOST_CALL_LOOP = """

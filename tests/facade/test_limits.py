@@ -38,7 +38,7 @@ int main(void) {
 
 def test_captured_output_is_capped_and_the_guest_told():
     out, err = io.BytesIO(), io.BytesIO()
-    code = run(compile_c(FLOOD), stdout=out, stderr=err, max_output=10_000)
+    code = run(compile_c(FLOOD), stdout=out, stderr=err, max_output=10_000).returncode
     assert code == 3
     assert out.getvalue() == b"x" * 10_000
     assert err.getvalue().decode().startswith("stopped after ")
@@ -47,7 +47,7 @@ def test_captured_output_is_capped_and_the_guest_told():
 
 def test_no_output_limit():
     out = io.BytesIO()
-    assert run(compile_c(FLOOD), stdout=out, max_output=None) == 0
+    assert run(compile_c(FLOOD), stdout=out, max_output=None).returncode == 0
     assert len(out.getvalue()) == 256 * 4096
 
 
@@ -116,7 +116,7 @@ def test_path_open_past_the_limit_is_emfile_and_creates_nothing(tmp_path):
         """
     )
     out = io.BytesIO()
-    assert run(program, preopens={"/d": str(tmp_path)}, stdout=out, max_fds=6) == 0
+    assert run(program, preopens={"/d": str(tmp_path)}, stdout=out, max_fds=6).returncode == 0
     assert out.getvalue() == b"open 2: No file descriptors available\nopened 2\n"  # musl's EMFILE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1"]
 

@@ -39,7 +39,7 @@ CLOSE_STDOUT = """
 
 def test_bytes_in_bytesio_out():
     out, err = io.BytesIO(), io.BytesIO()
-    assert run(compile_c(CAT), stdin=b"hello\x00world" * 1000, stdout=out, stderr=err) == 0
+    assert run(compile_c(CAT), stdin=b"hello\x00world" * 1000, stdout=out, stderr=err).returncode == 0
     assert out.getvalue() == b"hello\x00world" * 1000
     assert err.getvalue() == b"to stderr\n"
 
@@ -54,7 +54,7 @@ def test_bytesio_stdin_and_a_custom_writer():
             return len(data)
 
     sink = Sink()
-    assert run(compile_c(CAT), stdin=io.BytesIO(b"abc"), stdout=sink, stderr=io.BytesIO()) == 0
+    assert run(compile_c(CAT), stdin=io.BytesIO(b"abc"), stdout=sink, stderr=io.BytesIO()).returncode == 0
     assert b"".join(sink.chunks) == b"abc"
 
 
@@ -63,11 +63,11 @@ def test_real_files_by_object_and_by_fd(tmp_path):
     src.write_bytes(b"from a file\n")
     with open(src, "rb") as stdin, open(tmp_path / "out", "wb") as stdout:
         stdout.write(b"python first\n")  # buffered by Python: flushed before the guest writes
-        assert run(compile_c(CAT), stdin=stdin, stdout=stdout, stderr=io.BytesIO()) == 0
+        assert run(compile_c(CAT), stdin=stdin, stdout=stdout, stderr=io.BytesIO()).returncode == 0
     assert (tmp_path / "out").read_bytes() == b"python first\nfrom a file\n"
     fd = os.open(tmp_path / "out2", os.O_WRONLY | os.O_CREAT)
     try:
-        assert run(compile_c(CAT), stdin=b"by fd", stdout=fd, stderr=io.BytesIO()) == 0
+        assert run(compile_c(CAT), stdin=b"by fd", stdout=fd, stderr=io.BytesIO()).returncode == 0
     finally:
         os.close(fd)
     assert (tmp_path / "out2").read_bytes() == b"by fd"
@@ -78,7 +78,7 @@ def test_closing_guest_stdout_keeps_the_hosts():
         "import os, sys\n"
         "from pywasi import run\n"
         f"from tests.support import wat\n"
-        f"code = run(wat({CLOSE_STDOUT!r}))\n"
+        f"code = run(wat({CLOSE_STDOUT!r})).returncode\n"
         "os.write(1, b'host stdout still open, guest exit %d\\n' % code)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=os.getcwd())
@@ -87,7 +87,7 @@ def test_closing_guest_stdout_keeps_the_hosts():
 
 def test_empty_stdin_is_eof():
     out = io.BytesIO()
-    assert run(compile_c(CAT), stdin=b"", stdout=out, stderr=io.BytesIO()) == 0
+    assert run(compile_c(CAT), stdin=b"", stdout=out, stderr=io.BytesIO()).returncode == 0
     assert out.getvalue() == b""
 
 
@@ -107,7 +107,7 @@ def test_dev_null_is_no_terminal_and_a_pty_is_one():
     try:
         with open(os.devnull, "rb") as null:
             out = io.BytesIO()
-            assert run(wasm, stdin=null, stdout=out, stderr=secondary) == 0
+            assert run(wasm, stdin=null, stdout=out, stderr=secondary).returncode == 0
             assert out.getvalue() == b"0 1\n"
     finally:
         os.close(primary), os.close(secondary)

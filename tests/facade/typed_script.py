@@ -156,12 +156,24 @@ def errors() -> None:
 
 def whole_program(directory: str) -> None:
     out = io.BytesIO()
-    code: int = pywasi.run(COMMAND.encode(), args=["demo"], stdout=out, cache=False)
-    assert (code, out.getvalue()) == (3, b"typed\n")
+    result: pywasi.CompletedRun = pywasi.run(COMMAND.encode(), args=["demo"], stdout=out, cache=False)
+    assert (result.returncode, out.getvalue()) == (3, b"typed\n")
+    usage: pywasi.Usage | None = result.usage
+    assert usage is not None and usage.ended_by == "exit"
     path = os.path.join(directory, "demo.wat")
     with open(path, "w") as f:
         f.write(COMMAND)
-    assert pywasi.run(path, stdout=io.BytesIO(), cache=directory) == 3
+    captured = pywasi.run(path, capture_output=True, cache=directory, timeout=30.0, max_memory=1 << 20)
+    assert (captured.returncode, captured.stdout) == (3, b"typed\n")
+    try:
+        pywasi.run(path, check=True, cache=directory)
+    except pywasi.RunError as error:
+        assert error.returncode == 3
+    try:
+        pywasi.run(b'(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))',
+                   timeout=0.1)
+    except pywasi.TimeoutExpired as expired:
+        assert expired.timeout == 0.1
 
 
 def main() -> None:

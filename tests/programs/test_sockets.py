@@ -34,7 +34,7 @@ def serve(sock: socket.socket, clients: int):
     out = io.BytesIO()
 
     def target():
-        result["code"] = run(compile_c("echo_server.c"), args=["echo", str(clients)], sockets=[sock], stdout=out)
+        result["code"] = run(compile_c("echo_server.c"), args=["echo", str(clients)], sockets=[sock], stdout=out).returncode
         result["out"] = out.getvalue()
 
     thread = threading.Thread(target=target)

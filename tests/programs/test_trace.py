@@ -37,7 +37,7 @@ def matches(lines: list[str], expected: list) -> bool:
 def run_stdio(module=None, **options):
     out, err = io.BytesIO(), io.BytesIO()
     code = run(module or compile_c("trace_stdio.c"), args=["prog", "arg1"], env={"GREETING": "hi"},
-               stdin=b"hello\n", stdout=out, stderr=err, **options)
+               stdin=b"hello\n", stdout=out, stderr=err, **options).returncode
     assert (code, out.getvalue(), err.getvalue()) == (3, b"hello\nhi", b"arg1")
 
 
@@ -79,7 +79,7 @@ def sandbox(tmp_path):
 
 def test_a_program_that_opens_reads_and_writes_a_file(sandbox):
     text = io.StringIO()
-    code = run(compile_c("trace_files.c"), args=["copy"], preopens={"/sandbox": str(sandbox)}, trace=text)
+    code = run(compile_c("trace_files.c"), args=["copy"], preopens={"/sandbox": str(sandbox)}, trace=text).returncode
     assert text.getvalue().splitlines() == FILES_TRACE
     assert code == 0
     assert (sandbox / "data" / "out.txt").read_bytes() == b"hello\n"
