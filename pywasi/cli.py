@@ -3,7 +3,8 @@
     pywasi run [--dir HOST[::GUEST[:ro]]]... [--mount-memory GUEST]... [--overlay HOST::GUEST]...
                [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
                [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
-               [--] MODULE [ARGS...]
+               [--timeout SECONDS] [--max-memory SIZE] [--max-fuel N] [--max-output SIZE]
+               [--max-fds N] [--usage[=FILE]] [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
     pywasi --version
 
@@ -11,7 +12,9 @@ Conventions are the wasmtime CLI's: the guest's argv[0] is the module's
 name; the exit status is the guest's exit code; a trap prints one line and
 exits 134; a missing file, a bad module or a bad option prints one line and
 exits 2. `--trace` writes one line per host call to stderr (or FILE);
-`--stats` prints a summary of the host calls to stderr at exit.
+`--stats` prints a summary of the host calls to stderr at exit. Past
+`--timeout` the guest is stopped, one line says so, and the exit status is
+124, as timeout(1)'s; `--usage` writes what the run used as JSON at exit.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pywasi.generated.versions import VERSIONS
 
 EXIT_USAGE = 2
 EXIT_TRAP = 134  # what wasmtime's CLI exits with on a trap (128 + SIGABRT)
+EXIT_TIMEOUT = 124  # what timeout(1) exits with
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +58,19 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="write one line per host call, decoded, to FILE (give it as --trace=FILE; default: stderr)")
     p.add_argument("--stats", action="store_true",
                    help="at exit, print each function called, its call count, errnos and time in the host")
+    # Limits, for untrusted code.
+    p.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                   help="stop the guest after SECONDS of wall clock, wherever it is; exit 124")
+    p.add_argument("--max-memory", type=_size, metavar="SIZE",
+                   help="the most linear memory the guest may grow to (bytes, or 64K, 64M, 1G)")
+    p.add_argument("--max-fuel", type=_count, metavar="N",
+                   help="the most fuel (about one unit per instruction) the guest may burn; then it traps")
+    p.add_argument("--max-output", type=_size, metavar="SIZE",
+                   help="the most the guest may write to stdout, and to stderr; past it writes fail (EFBIG)")
+    p.add_argument("--max-fds", type=_count, metavar="N",
+                   help="the most descriptors the guest may hold open, stdio included")
+    p.add_argument("--usage", metavar="FILE", nargs="?", const="-",
+                   help="at exit, write what the run used as JSON to FILE (give it as --usage=FILE; default: stderr)")
     p.add_argument("module", metavar="MODULE")
     # The guest's arguments: optional, though argparse would list them as
     # required when MODULE is missing.
@@ -137,16 +154,43 @@ def _environment(specs: list[str]) -> dict[str, str]:
     return env
 
 
+_SIZES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(text: str) -> int:
+    """Bytes: a count, or one with a K, M or G suffix (binary: 64M is 64 MiB)."""
+    number, unit = text[:-1] if text[-1:].isalpha() else text, text[-1:].upper() if text[-1:].isalpha() else ""
+    if unit not in _SIZES or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (bytes, or with K, M or G: 64M, 1G)")
+    return int(number) * _SIZES[unit]
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (a whole number)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
+
+
 def _bare_trace(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """A bare --trace (before the module) means stderr: it never takes the
-    next word, which is the module or another option."""
+    """A bare --trace or --usage (before the module) means stderr: it never
+    takes the next word, which is the module or another option."""
     valued = {o for action in parser._actions if action.nargs is None for o in action.option_strings}
     out = list(argv)
     i = 0
     while i < len(out):
         token = out[i]
-        if token == "--trace":
-            out[i] = "--trace=-"
+        if token in ("--trace", "--usage"):
+            out[i] = token + "=-"
         elif token in valued:
             i += 1  # its value
         elif token == "--" or not token.startswith("-"):
@@ -160,7 +204,8 @@ def run_command(argv: list[str]) -> int:
 
     from . import progress
     from .errors import ModuleError
-    from .runner import describe_trap, run
+    from .results import TimeoutExpired
+    from .runner import Job, describe_trap
     from .trace import Stats
 
     parser = _run_parser()
@@ -179,11 +224,21 @@ def run_command(argv: list[str]) -> int:
     except OSError as e:
         print(f"pywasi: --trace: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    limits = {name: value for name, value in (("max_output", ns.max_output), ("max_fds", ns.max_fds))
+              if value is not None}
+    job = None
     try:
+        job = Job(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args], env=env,
+                  preopens=preopens, cache=not ns.no_cache, timeout=ns.timeout, max_memory=ns.max_memory,
+                  max_fuel=ns.max_fuel, **limits, wasi_options={"sockets": ns.tcplisten, "trace": trace, "stats": stats})
         with progress.shown_on(sys.stderr):
-            code = run(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args],
-                       env=env, preopens=preopens, sockets=ns.tcplisten, cache=not ns.no_cache,
-                       trace=trace, stats=stats)
+            result = job.run()
+        code = result.returncode
+        if result.trap is not None:
+            print(f"pywasi: trap: {result.trap}", file=sys.stderr)
+    except TimeoutExpired as e:
+        print(f"pywasi: timed out after {e.timeout:g} seconds", file=sys.stderr)
+        code = EXIT_TIMEOUT
     except ModuleError as e:
         print(f"pywasi: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -201,7 +256,27 @@ def run_command(argv: list[str]) -> int:
             trace.close()
     if stats is not None:
         sys.stderr.write(stats.report())
+    if ns.usage is not None and job is not None and job.usage is not None:
+        if not _write_usage(ns.usage, job.usage):
+            return EXIT_USAGE
     return code
+
+
+def _write_usage(name: str, usage) -> bool:
+    import dataclasses
+    import json
+
+    text = json.dumps(dataclasses.asdict(usage)) + "\n"
+    if name == "-":
+        sys.stderr.write(text)
+        return True
+    try:
+        with open(name, "w") as f:
+            f.write(text)
+    except OSError as e:
+        print(f"pywasi: --usage: {_one_line(e)}", file=sys.stderr)
+        return False
+    return True
 
 
 def _trace_file(name: str | None):
