@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import os
 import socket
-import threading
 
 import pytest
 import wasmtime
 
-from pywasi import WASI, run
+from pywasi import WASI, TimeoutExpired, run
 from pywasi.generated.preview1 import Errno
 from tests.support import compile_c, wat
 
@@ -178,8 +177,9 @@ SPIN = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (b
 
 
 def limited(module, **store_limits):
-    """Run `module` as the README's limits section sets it up: fuel and
-    epochs on, the store limited as asked. Returns (outcome, stdout)."""
+    """Run `module` as the README's "Running untrusted code" sets wasmtime
+    up: fuel and epochs on, the store limited as asked, WASI's timeout.
+    Returns (outcome, stdout)."""
     config = wasmtime.Config()
     config.consume_fuel = True
     config.epoch_interruption = True
@@ -188,31 +188,25 @@ def limited(module, **store_limits):
     if "memory_size" in store_limits:
         store.set_limits(memory_size=store_limits["memory_size"])
     store.set_fuel(store_limits.get("fuel", 10_000_000_000))
-    store.set_epoch_deadline(1)
-    timer = threading.Timer(store_limits.get("seconds", 60), engine.increment_epoch)
-    timer.start()
     linker = wasmtime.Linker(engine)
     out = io.BytesIO()
-    try:
-        with WASI(max_fds=64, max_output=1 << 20, stdout=out) as wasi:
-            wasi.define(linker)
-            instance = linker.instantiate(store, wasmtime.Module(engine, module))
-            try:
-                outcome = wasi.start(instance, store)
-            except wasmtime.Trap as trap:
-                outcome = trap
-    finally:
-        timer.cancel()
+    with WASI(max_fds=64, max_output=1 << 20, stdout=out, timeout=store_limits.get("seconds", 60)) as wasi:
+        wasi.define(linker)
+        instance = linker.instantiate(store, wasmtime.Module(engine, module))
+        try:
+            outcome = wasi.start(instance, store)
+        except (wasmtime.Trap, TimeoutExpired) as stopped:
+            outcome = stopped
     return outcome, out.getvalue()
 
 
 def test_wasmtime_limits_combine_with_pywasi():
     # What the README shows: a memory limit the guest's malloc runs into,
-    # fuel that runs out, an epoch deadline that a timer ends.
+    # fuel that runs out, a timeout.
     # (wasi-libc's programs start with 16 MiB of memory, 257 pages.)
     code, out = limited(compile_c(GREEDY).read_bytes(), memory_size=24 << 20)
     assert code == 0 and out.startswith(b"got ") and 0 < int(out.split()[1]) < 8
     trap, _ = limited(wat(SPIN), fuel=1_000_000)
     assert isinstance(trap, wasmtime.Trap) and "fuel" in str(trap)
-    trap, _ = limited(wat(SPIN), seconds=0.2)
-    assert isinstance(trap, wasmtime.Trap) and "interrupt" in str(trap)
+    stopped, _ = limited(wat(SPIN), seconds=0.2)
+    assert isinstance(stopped, TimeoutExpired) and stopped.timeout == 0.2
