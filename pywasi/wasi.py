@@ -371,6 +371,11 @@ def _preopens(preopens) -> list[tuple[str, object, bool]]:
         if read_only:
             host = host.path
         if not callable(getattr(host, "preopen", None)):
+            if not isinstance(host, (str, bytes, os.PathLike)):
+                raise InvalidArgType(
+                    f"preopens[{guest!r}] must be a host path (str, bytes or os.PathLike), a MemoryDir, "
+                    f"an Overlay or a ReadOnly of one, not {describe(host)}"
+                )
             host = HostDir(_encoded(host, f"preopens[{guest!r}]"))
         out.append((guest, host, read_only))
     return out
