@@ -9,8 +9,11 @@ from it.
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
+from itertools import islice
+from operator import itemgetter
 
 from pywasi.generated.preview1 import Dirent, Errno, Filetype
 
@@ -25,7 +28,7 @@ _APPEND = FDFLAGS.APPEND
 _CREAT, _DIRECTORY, _EXCL, _TRUNC = OFLAGS.CREAT, OFLAGS.DIRECTORY, OFLAGS.EXCL, OFLAGS.TRUNC
 _FD_WRITE = RIGHTS.FD_WRITE
 _WRITES = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE  # what a host opens for writing
-_SET, _CUR, _END = 0, 1, 2  # Whence
+_seq = itemgetter(1)
 
 
 def _times(node: Node, atim: int, mtim: int, fst_flags: int) -> None:
@@ -238,23 +241,29 @@ class MemoryDirectory(Directory):
 
     def readdir(self, cookie: int):
         """(dirent, name) from `cookie` on: `.`, `..`, then the entries, each
-        with its sequence number as its cookie."""
+        with its sequence number as its cookie. The names are taken under
+        the lock (a list of references); dirents are made only for what the
+        guest's buffer takes, and an entry removed since is skipped."""
+        node = self.node
         with self.fs.lock:
-            node = self.node
-            out = []
-            if cookie < 1:
-                out.append((Dirent(1, node.ino, 1, Filetype.DIRECTORY), b"."))
-            if cookie < 2:
-                # `..` of the filesystem's root is out of reach: the root
-                # itself, as on the host (and POSIX's `/..`), never inode 0.
-                up = node.parent.ino if node.parent is not None else node.ino
-                out.append((Dirent(2, up, 2, Filetype.DIRECTORY), b".."))
-            entries = node.entries
-            for name, seq in node.seqs.items():
-                if seq > cookie:
-                    child = entries[name]
-                    out.append((Dirent(seq, child.ino, len(name), child.filetype), name))
-            return out
+            names = list(node.seqs.items())  # in insertion order: sequence numbers ascending
+            # `..` of the filesystem's root is out of reach: the root
+            # itself, as on the host (and POSIX's `/..`), never inode 0.
+            up = node.parent.ino if node.parent is not None else node.ino
+        start = bisect.bisect_right(names, cookie, key=_seq)
+        return self._listing(cookie, up, names, start)
+
+    def _listing(self, cookie: int, up: int, names: list, start: int):
+        node = self.node
+        if cookie < 1:
+            yield Dirent(1, node.ino, 1, Filetype.DIRECTORY), b"."
+        if cookie < 2:
+            yield Dirent(2, up, 2, Filetype.DIRECTORY), b".."
+        entries, seqs = node.entries, node.seqs
+        for name, seq in islice(names, start, None):
+            child = entries.get(name)
+            if child is not None and seqs.get(name) == seq:  # still there, and still the same entry
+                yield Dirent(seq, child.ino, len(name), child.filetype), name
 
     # Path operations ---------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+from itertools import islice
 
 import pytest
 
@@ -156,6 +157,20 @@ def test_unlinked_while_open_stays_readable_and_hard_links_share_data():
     assert f.pread([memoryview(buf)], 0) == 4 and buf == b"DAta"
     assert f.filestat().nlink == 0
     f.close()
+
+
+def test_readdir_makes_dirents_only_for_what_is_taken():
+    m = MemoryDir({f"n{i:05d}": b"" for i in range(10_000)})
+    d = m.preopen("/m", False)
+    first = list(islice(d.readdir(5000), 3))
+    assert [name for _, name in first] == [b"n04998", b"n04999", b"n05000"]  # entry i has cookie i + 3
+    listing = d.readdir(2)
+    d.unlink("n00001")  # gone before the guest takes it: skipped
+    d.unlink("n00002")
+    d.open("n00002", True, OFLAGS.CREAT, ALL, 0, 0).close()  # back, as a new entry at the end
+    names = [name for _, name in islice(listing, 3)]
+    assert names == [b"n00000", b"n00003", b"n00004"]
+    assert [name for _, name in d.readdir(10_002)] == [b"n00002"]
 
 
 def test_readdir_cookies_stay_valid_while_entries_come_and_go():
