@@ -16,9 +16,9 @@ from itertools import islice
 from operator import itemgetter
 
 from pywasi.generated.preview1 import Dirent, Errno, Filetype
+from pywasi.runtime.errors import WasiError
 
 from ..bits import FDFLAGS, FST, OFLAGS, RIGHTS
-from pywasi.runtime.errors import WasiError
 from ..filesystems.memory import DirNode, FileNode, LinkNode, MemoryFS, Node, filestat
 from .base import Descriptor
 from .directory import DIRECTORY_RIGHTS, Directory

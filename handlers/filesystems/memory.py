@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 
 from pywasi.generated.preview1 import Errno, Filestat, Filetype
-
 from pywasi.runtime.errors import WasiError
+
 from .host import Budget, checked_path
 
 NAME_MAX = 255  # Linux's: a longer component is ENAMETOOLONG, found or not
