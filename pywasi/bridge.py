@@ -24,6 +24,7 @@ PYWASI_BRIDGE=public forces the fallback (tests use it).
 from __future__ import annotations
 
 import ctypes
+import dis
 import itertools
 import os
 import struct
@@ -109,6 +110,10 @@ def trap_message(function: str, error: BaseException) -> str:
             return f"pywasi: {function} called before wasi.start() or initialize()"
         case Closed():
             return f"pywasi: {function} called after wasi.close()"
+        case Stopped(error=KeyboardInterrupt()):
+            return f"pywasi: interrupted in {function}"
+        case Stopped(error=stopped):
+            return f"pywasi: stopped in {function} by {type(stopped).__name__}: {stopped}"
     return f"pywasi: {function} failed: {type(error).__name__}: {error}"
 
 
@@ -139,7 +144,7 @@ def _raise_kept() -> None:
     if error is not None and not _is_guest_trap(error):
         if marker is not None and _public.LAST_EXCEPTION is marker:
             _public.LAST_EXCEPTION = None  # the public fallback's trap, kept by wasmtime-py
-        raise error
+        raise error.error if isinstance(error, Stopped) else error
     _original_raise()
 
 
@@ -189,7 +194,7 @@ def _raw_callback(name: str, slots: list, index: int, params: tuple, results: tu
     return callback, lambda: calls
 
 
-CALLBACK_CODES: set = set()  # code objects of callbacks, for the SIGINT handler
+CALLBACK_CODES: set = set()  # code objects of callbacks, for signal handlers and close()
 
 
 def _public_callback(name: str, slots: list, index: int):
@@ -227,6 +232,8 @@ class Bridge:
         self.slots = list(self.waiting)  # what the callbacks call, by index
         self.live: list[Callable] | None = None
         self.counts: list[Callable[[], int]] = []  # each callback's call count
+        self.stopping: BaseException | None = None
+        _BRIDGES[id(self.slots)] = self
 
     def calls(self) -> int:
         """Host calls made through this bridge's callbacks, in every linker."""
@@ -305,12 +312,29 @@ class Bridge:
 
         threading.Thread(target=wait, name="pywasi-close", daemon=True).start()
 
-    def interrupt(self) -> None:
-        """Every next host call raises KeyboardInterrupt (SIGINT arrived)."""
-        self.slots[:] = [_interrupted] * len(self.slots)
+    # Stopping the guest with an exception -----------------------------------
 
-    def resume(self) -> None:
+    def stop(self, error: BaseException) -> None:
+        """Stop the guest with `error`: its next host call raises it, from
+        inside the callback's `try`, and whoever entered the guest gets it as
+        itself (start() raises it). For what arrives while the guest runs and
+        cannot be raised where it arrives: a signal handler's exception at a
+        callback's first bytecode, an async exception, a limit that fires
+        (a timeout; a guest in a pure loop also needs the engine's epoch).
+        One exception, once: then the bridge is as before."""
+        self.stopping = error
+        self.slots[:] = [self._deliver] * len(self.slots)
+
+    def _deliver(self, *args):
+        error = self.take_stop()
+        raise Stopped(error) if error is not None else Stopped(KeyboardInterrupt())
+
+    def take_stop(self) -> BaseException | None:
+        """The exception stop() left undelivered, if any (the guest made no
+        host call since); the bridge is live again either way."""
+        error, self.stopping = self.stopping, None
         self.slots[:] = self.live if self.live is not None else self.waiting
+        return error
 
 
 class RefreshedAfter:
@@ -348,8 +372,14 @@ def _preceded(before: Callable[[], None], stub: Callable) -> Callable:
     return call
 
 
-def _interrupted(*args):
-    raise KeyboardInterrupt
+class Stopped(BaseException):
+    """Carries an exception stop() delivers (or a signal handler raised under
+    a host call) out of the stub: a BaseException, so no stub turns it into
+    an errno; `call` and wasmtime-py's hook raise the exception itself."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(error)
+        self.error = error
 
 
 class Closed(RuntimeError):
@@ -372,6 +402,54 @@ def import_function(slots: list, index: int) -> Callable[..., int | None]:
 # Frames of a host call under way, for in_flight(): the callbacks, and
 # wasi_import's functions (which a host may register itself).
 _ENTRY_CODES = CALLBACK_CODES | {import_function([], 0).__code__}
+
+# Bridges by their slots list (which every callback of theirs holds).
+_BRIDGES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+# Where each callback's `try` begins: an exception raised at a bytecode
+# before it (the first, where Python runs signal handlers and raises async
+# exceptions) escapes the callback.
+def _try_start(code) -> int:
+    entries = getattr(dis.Bytecode(code), "exception_entries", None)  # Python 3.11+
+    if entries:
+        return min(e.start for e in entries)
+    return next(i.offset for i in dis.get_instructions(code) if i.opname == "SETUP_FINALLY")
+
+
+_TRY_START = {code: _try_start(code) for code in CALLBACK_CODES}
+
+
+def entered(frame) -> tuple[Bridge | None, bool] | None:
+    """The bridge whose host call `frame` runs in (it or a caller of it is a
+    callback), and whether that callback is still before its `try`; (None,
+    True) in a callback of another kind, which nothing may leave."""
+    while frame is not None:
+        if frame.f_code in CALLBACK_CODES:
+            start = _TRY_START.get(frame.f_code)
+            bridge = _BRIDGES.get(id(frame.f_locals.get("slots")))
+            if bridge is None or start is None:
+                return None, True
+            return bridge, frame.f_lasti < start
+        frame = frame.f_back
+    return None
+
+
+def _on_unraisable(unraisable) -> None:
+    """An exception that escaped one of our callbacks (raised at its first
+    bytecode: an async exception, a signal handler's): ctypes can only
+    report it, and the guest goes on. Stop the guest with it instead."""
+    code = getattr(unraisable.object, "__code__", None)
+    if code in CALLBACK_CODES and unraisable.exc_value is not None:
+        cells = dict(zip(code.co_freevars, unraisable.object.__closure__ or ()))
+        bridge = _BRIDGES.get(id(cells["slots"].cell_contents)) if "slots" in cells else None
+        if bridge is not None:
+            bridge.stop(unraisable.exc_value)
+            return
+    _previous_unraisablehook(unraisable)
+
+
+_previous_unraisablehook = sys.unraisablehook
+sys.unraisablehook = _on_unraisable
 
 
 # Calling into the guest ----------------------------------------------------------
@@ -405,6 +483,8 @@ def call(store: wasmtime.Store, func: wasmtime.Func) -> None:
     else:
         failure = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
     try:
+        if isinstance(pending, Stopped):
+            raise pending.error
         if isinstance(pending, (ProcExit, SystemExit, KeyboardInterrupt)):
             raise pending
         if pending is not None and not _is_guest_trap(pending):

@@ -1,12 +1,16 @@
-"""Ctrl-C while a guest runs: a clean KeyboardInterrupt, never a corrupt process.
+"""Signals while a guest runs: the handler's exception ends the guest and
+reaches whoever started it, never a corrupt process.
 
 Python runs a signal handler between bytecodes of the main thread. If that
-is the first bytecode of a host-call callback, before its `try`, the default
-handler's KeyboardInterrupt would escape the callback (printed, and the
-guest goes on with garbage). So while a guest is bound, SIGINT goes through
-`_on_sigint`: inside a callback's own frame it only makes every bridge's next
-host call raise KeyboardInterrupt (from inside the `try`); anywhere else it
-does what the previous handler did.
+is the first bytecode of a host-call callback, before its `try`, an
+exception the handler raises (the default SIGINT handler's
+KeyboardInterrupt, a SIGALRM deadline) would escape the callback: printed,
+and the guest goes on with garbage. So while a guest is bound, every
+Python-level signal handler is wrapped: at a callback's first bytecodes its
+exception stops that guest (Bridge.stop: the call about to begin raises it);
+deeper inside a host call it is raised there, wrapped so that no stub takes
+it for an errno (Bridge.Stopped), and interrupts what the call was doing
+(a blocking read); anywhere else the handler runs as it would.
 
 A guest looping without host calls runs no Python at all. For that, during
 start()/initialize() the C-level signal handler also writes to a wakeup fd
@@ -23,27 +27,40 @@ import signal
 import threading
 import weakref
 
-from .bridge import CALLBACK_CODES
+from . import bridge as _bridge
 from .stop import TICKER
 
 _bridges: weakref.WeakSet = weakref.WeakSet()
-_installed = {"count": 0, "previous": None}
 _lock = threading.Lock()
 
 
-def _in_callback_frame(frame) -> bool:
-    return frame is not None and frame.f_code in CALLBACK_CODES
+def _guard(handler):
+    """`handler`, run so that what it raises under a host call stops that guest."""
+
+    def guarded(signum, frame):
+        inside = _bridge.entered(frame)
+        if inside is None:
+            return handler(signum, frame)
+        target, at_entry = inside
+        if target is None:
+            # Another callback no exception may leave (stop.py's epoch
+            # deadline): run the handler once it has returned.
+            signal.raise_signal(signum)
+            return None
+        try:
+            return handler(signum, frame)
+        except BaseException as error:  # noqa: B036 - whatever it raises ends the guest
+            if at_entry:
+                target.stop(error)
+                return None
+            raise _bridge.Stopped(error) from None
+
+    guarded.pywasi_guards = handler  # type: ignore[attr-defined]
+    return guarded
 
 
-def _on_sigint(signum, frame):
-    if _in_callback_frame(frame):
-        for bridge in list(_bridges):
-            bridge.interrupt()
-        return
-    previous = _installed["previous"]
-    if callable(previous):
-        return previous(signum, frame)
-    raise KeyboardInterrupt
+def _guarded(handler) -> bool:
+    return hasattr(handler, "pywasi_guards")
 
 
 def _main_thread() -> bool:
@@ -51,39 +68,47 @@ def _main_thread() -> bool:
 
 
 def attach(bridge) -> bool:
-    """Route SIGINT through _on_sigint while `bridge` is bound (main thread
-    only: signal handlers run nowhere else). Returns whether it did."""
+    """Guard every Python-level signal handler while `bridge` is bound (main
+    thread only: signal handlers run nowhere else; handlers set later are
+    guarded at the next attach). Returns whether it did."""
     if not _main_thread():
         return False
     with _lock:
         _bridges.add(bridge)
-        if _installed["count"] == 0:
-            current = signal.getsignal(signal.SIGINT)
-            if current is not signal.default_int_handler:
-                _bridges.discard(bridge)
-                return False  # someone else handles SIGINT: leave it to them
-            _installed["previous"] = current
-            signal.signal(signal.SIGINT, _on_sigint)
-        _installed["count"] += 1
+        for signum in signal.valid_signals():
+            try:
+                handler = signal.getsignal(signum)
+                if callable(handler) and not _guarded(handler):
+                    signal.signal(signum, _guard(handler))
+            except (OSError, ValueError):  # pragma: no cover - a signal Python cannot handle
+                pass
     return True
 
 
 def detach(bridge) -> None:
+    """When the last bridge is gone: every handler still guarded is itself again."""
     if not _main_thread():
         return
     with _lock:
         if bridge not in _bridges:
             return
         _bridges.discard(bridge)
-        _installed["count"] -= 1
-        if _installed["count"] == 0 and signal.getsignal(signal.SIGINT) is _on_sigint:
-            signal.signal(signal.SIGINT, _installed["previous"])
+        if len(_bridges):
+            return
+        for signum in signal.valid_signals():
+            try:
+                handler = signal.getsignal(signum)
+                if _guarded(handler):
+                    signal.signal(signum, handler.pywasi_guards)
+            except (OSError, ValueError):  # pragma: no cover
+                pass
 
 
 @contextlib.contextmanager
 def epoch_on_sigint(stop):
     """While the guest runs: SIGINT also fires `stop` (a pywasi.stop.Stop)."""
-    if not _main_thread() or signal.getsignal(signal.SIGINT) is not _on_sigint:
+    sigint = signal.getsignal(signal.SIGINT)
+    if not _main_thread() or getattr(sigint, "pywasi_guards", None) is not signal.default_int_handler:
         yield
         return
     read_end, write_end = os.pipe()

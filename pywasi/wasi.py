@@ -271,6 +271,9 @@ class WASI:
                 del error  # no cycle through its traceback and this frame
         finally:
             self._stop = None
+            stopped = self._bridge.take_stop()
+        if stopped is not None:  # Bridge.stop() while the guest returned without another host call
+            raise stopped
 
     def _stop_run(self, reason: str, error: BaseException) -> bool:
         """End the running guest from another thread (a cancel): start()

@@ -391,3 +391,116 @@ def test_proc_exit_in_a_nested_host_guest_host_chain(bridge_kind):
     env = dict(os.environ, PYWASI_BRIDGE=bridge_kind)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
     assert (out.returncode, out.stdout, out.stderr) == (0, "7 None\n", "")
+
+
+# Host calls between stretches of pure wasm: a signal arrives while the
+# guest is in wasm, so Python handles it at a callback's first bytecode.
+SPIN = """
+(module
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+  (memory (export "memory") 1)
+  (func (export "spin") (local $i i32)
+    (loop $l
+      (drop (call $yield))
+      (local.set $i (i32.const 0))
+      (loop $busy
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $busy (i32.lt_u (local.get $i) (i32.const 2000000))))
+      (br $l)))
+  (func (export "once") (result i32) (call $yield)))
+"""
+
+HANDLED_CTRL_C = """
+import os, signal, sys, threading, wasmtime
+from pywasi import WASI
+from tests.support import wat
+engine = wasmtime.Engine(); module = wasmtime.Module(engine, wat(sys.argv[1]))
+reactors = []
+for _ in range(2):
+    store = wasmtime.Store(engine); linker = wasmtime.Linker(engine); w = WASI(); w.define(linker)
+    instance = linker.instantiate(store, module); w.initialize(instance, store)
+    reactors.append((instance.exports(store), store, w))
+(a, store_a, _), (b, store_b, _) = reactors
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    a["spin"](store_a)
+except KeyboardInterrupt:
+    print("interrupted")
+print(b["once"](store_b), a["once"](store_a), b["once"](store_b))
+"""
+
+
+def test_a_handled_ctrl_c_does_not_stick():
+    # Ctrl-C during one reactor's call, caught by the host: later calls into
+    # it and into another bound reactor run (before: KeyboardInterrupt, for
+    # every call after).
+    out = subprocess.run([sys.executable, "-c", HANDLED_CTRL_C, SPIN], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "interrupted\n0 0 0\n", "")
+
+
+# A command making host calls between stretches of pure wasm for a few
+# seconds, then returning 0.
+BUSY = """
+(module
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $i i32) (local $j i32)
+    (loop $l
+      (drop (call $yield))
+      (local.set $j (i32.const 0))
+      (loop $busy
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $busy (i32.lt_u (local.get $j) (i32.const 200000))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 10000))))))
+"""
+
+DELIVERED = """
+import ctypes, os, signal, sys, threading, wasmtime
+from pywasi import WASI
+from tests.support import wat
+class Deadline(Exception):
+    pass
+def on_signal(signum, frame):
+    raise Deadline("time is up")
+how = sys.argv[2]
+signal.signal(signal.SIGALRM if how == "sigalrm" else signal.SIGINT, on_signal)
+def deliver(me):
+    if how == "sigalrm":
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+    elif how == "sigint-handler":
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    else:
+        threading.Timer(0.2, lambda: ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(me), ctypes.py_object(Deadline))).start()
+engine = wasmtime.Engine()
+module = wasmtime.Module(engine, wat(sys.argv[1]))
+for _ in range(4):
+    store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+    wasi = WASI(); wasi.define(linker)
+    instance = linker.instantiate(store, module)
+    deliver(threading.get_ident())
+    try:
+        print("returned", wasi.start(instance, store))
+    except Deadline as e:
+        print("raised Deadline")
+    except wasmtime.WasmtimeError as e:
+        print("raised", type(e).__name__, "from", type(e.__cause__).__name__)
+    wasi.close()
+"""
+
+
+@pytest.mark.parametrize("how", ["sigalrm", "sigint-handler", "async"])
+def test_exceptions_delivered_while_the_guest_runs_end_it(how):
+    # A signal handler that raises (a SIGALRM deadline, a custom SIGINT
+    # handler) or an async exception, on the guest's thread while it runs:
+    # start() raises that exception (before: "Exception ignored on calling
+    # ctypes callback function" and start() returned 0). An async exception
+    # may also fire inside a stub, like any failure there: then start()
+    # raises the trap it made, caused by the exception.
+    out = subprocess.run([sys.executable, "-c", DELIVERED, BUSY, how], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    raised = {"raised Deadline"} | ({"raised WasmtimeError from Deadline"} if how == "async" else set())
+    assert (out.returncode, out.stderr) == (0, ""), out
+    assert len(out.stdout.splitlines()) == 4 and set(out.stdout.splitlines()) <= raised, out.stdout
