@@ -419,17 +419,17 @@ def _try_start(code) -> int:
 _TRY_START = {code: _try_start(code) for code in CALLBACK_CODES}
 
 
-def entered(frame) -> tuple[Bridge | None, bool] | None:
-    """The bridge whose host call `frame` runs in (it or a caller of it is a
-    callback), and whether that callback is still before its `try`; (None,
-    True) in a callback of another kind, which nothing may leave."""
+def entered(frame) -> tuple[object, Bridge | None, bool] | None:
+    """The callback `frame` runs in (it or a caller of it): its frame, its
+    bridge (None for a callback of another kind) and whether it is still
+    before its `try`."""
     while frame is not None:
         if frame.f_code in CALLBACK_CODES:
             start = _TRY_START.get(frame.f_code)
             bridge = _BRIDGES.get(id(frame.f_locals.get("slots")))
             if bridge is None or start is None:
-                return None, True
-            return bridge, frame.f_lasti < start
+                return frame, None, True
+            return frame, bridge, frame.f_lasti < start
         frame = frame.f_back
     return None
 

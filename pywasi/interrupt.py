@@ -28,7 +28,7 @@ import threading
 import weakref
 
 from . import bridge as _bridge
-from .stop import TICKER
+from .stop import TICKER, deadline_stop
 
 _bridges: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
@@ -41,19 +41,17 @@ def _guard(handler):
         inside = _bridge.entered(frame)
         if inside is None:
             return handler(signum, frame)
-        target, at_entry = inside
-        if target is None:
-            # Another callback no exception may leave (stop.py's epoch
-            # deadline): run the handler once it has returned.
-            signal.raise_signal(signum)
-            return None
+        callback, target, at_entry = inside
         try:
             return handler(signum, frame)
         except BaseException as error:  # noqa: B036 - whatever it raises ends the guest
-            if at_entry:
+            if target is not None and not at_entry:
+                raise _bridge.Stopped(error) from None
+            if target is not None:
                 target.stop(error)
-                return None
-            raise _bridge.Stopped(error) from None
+            elif (stop := deadline_stop(callback)) is not None:
+                stop.fire("signal", error)  # the deadline callback then traps
+            return None
 
     guarded.pywasi_guards = handler  # type: ignore[attr-defined]
     return guarded

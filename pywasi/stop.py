@@ -82,6 +82,14 @@ def _disarm(key):
     _ARMED.pop(key or 0, None)
 
 
+def deadline_stop(frame) -> Stop | None:
+    """The Stop whose store's epoch-deadline callback `frame` runs, if it is
+    that callback's frame (for a signal handler that must not raise there)."""
+    if frame.f_code is not _deadline.__code__:
+        return None
+    return _ARMED.get(frame.f_locals.get("key") or 0)
+
+
 class EpochsOff(ValueError):
     """The engine was built without epoch interruption."""
 
