@@ -24,6 +24,9 @@ import tempfile
 
 import wasmtime
 
+from pywasi import WASI
+from pywasi.handlers.filesystems import host as host_fs
+
 READDIR_WAT = """
 (module
   (import "wasi_snapshot_preview1" "path_open"
@@ -82,9 +85,7 @@ def child_readdir(opens: int, entries: int, native: bool) -> None:
 
 
 def child_long_path(mib: int, strategy: str, trace: bool) -> None:
-    from pywasi.handlers import sandbox
-
-    sandbox.select(strategy)
+    host_fs.select(strategy)
     length = mib << 20
     pages = (length + 64 + 65535) // 65536
     with tempfile.TemporaryDirectory() as top:
@@ -110,8 +111,6 @@ def run(engine, module, top: str, native: bool, **options) -> int:
         except wasmtime.ExitTrap as e:
             return e.code
         return 0
-    from pywasi import WASI
-
     with WASI(preopens={"/box": top}, **options) as wasi:
         wasi.define(linker)
         return wasi.start(linker.instantiate(store, module), store)

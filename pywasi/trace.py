@@ -23,7 +23,7 @@ from time import perf_counter_ns
 from types import ModuleType
 
 # The values the generated decoders produce, which a HostCall holds.
-from pywasi.runtime.decoders import OUT_OF_BOUNDS, Bytes, OutOfBounds, Pointer, enum
+from pywasi.runtime.decoders import OUT_OF_BOUNDS, Bytes, Elided, ElidedList, OutOfBounds, Pointer, enum
 from pywasi.runtime.errors import ProcExit
 
 # The record of one call, and its line ---------------------------------------------
@@ -80,6 +80,10 @@ def format_value(v) -> str:
             return v.name
         case Bytes() | Pointer() | OutOfBounds():
             return str(v)
+        case Elided():
+            return f"{_quoted(v)}... ({v.size} bytes)"
+        case ElidedList():
+            return "[" + ", ".join(format_value(x) for x in v) + f", ... ({v.count} in all)]"
         case str() | bytes():
             return _quoted(v)
         case tuple() if hasattr(v, "_fields"):

@@ -263,6 +263,7 @@ class HostDirectory(Directory, HostFd):
         kernel applies its own rules to it (renaming a file to `x/` is
         ENOTDIR, rmdir of `link/` ENOTDIR), and these calls never follow a
         symlink there, slash or not."""
+        host_fs.refuse_too_long(path)  # the slash counts, as the kernel counts it
         bare = path.rstrip("/") or path
         slash = b"/" if bare != path else b""
         return self._at(bare, False, lambda d, name: action(d, name + slash))

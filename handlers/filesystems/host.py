@@ -39,6 +39,7 @@ from .. import libc
 from pywasi.runtime.errors import WasiError
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS: the kernel and the walk give up after as many
+PATH_MAX = 4096  # Linux's, counting the NUL: a path of as many bytes is ENAMETOOLONG
 
 _DIR = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", 0)
 _LOOKUP = os.O_CLOEXEC | getattr(os, "O_PATH", 0)
@@ -136,8 +137,20 @@ class Resolver:
         raise NotImplementedError
 
 
+def refuse_too_long(path: str) -> None:
+    """ENAMETOOLONG for a path of PATH_MAX bytes or more, before any work on
+    it, as the kernel refuses one before resolving it (the walk would split
+    it into components; every copy costs its size). A character is 1 to 4
+    bytes, so only a path near the limit is encoded to count."""
+    n = len(path)
+    if n >= PATH_MAX or (4 * n >= PATH_MAX and len(path.encode("utf-8", "surrogatepass")) >= PATH_MAX):
+        raise WasiError(Errno.NAMETOOLONG)
+
+
 def checked_path(path: str) -> bytes:
-    """A guest path as bytes: EINVAL with a NUL, ENOTCAPABLE if absolute."""
+    """A guest path as bytes: ENAMETOOLONG from PATH_MAX bytes on, EINVAL
+    with a NUL, ENOTCAPABLE if absolute."""
+    refuse_too_long(path)
     raw = path.encode("utf-8")
     if b"\0" in raw:
         raise WasiError(Errno.INVAL)

@@ -36,6 +36,30 @@ class OutOfBounds:
 
 OUT_OF_BOUNDS = OutOfBounds()  # a region the guest passed that is not in memory
 
+# What one value of a trace line may hold, so that a line's size is bounded
+# whatever the guest passes: a string's first STRING_LIMIT bytes (PATH_MAX:
+# any path a call can act on is shown whole), an array's first ARRAY_LIMIT
+# elements.
+STRING_LIMIT = 4096
+ARRAY_LIMIT = 64
+
+
+class Elided(str):
+    """The start of a string too long to show whole; `size` is its length in bytes."""
+
+    size: int
+
+    def __new__(cls, start: str, size: int):
+        self = super().__new__(cls, start)
+        self.size = size
+        return self
+
+
+class ElidedList(list):
+    """The first elements of an array too long to show whole; `count` is its length."""
+
+    count: int
+
 
 def enum(cls: type[Enum], value):
     """The member, or the number itself when the version has no such case."""
@@ -78,6 +102,10 @@ class Reader:
         self.peek = memory.peek
 
     def string(self, ptr: int, length: int):
+        if length > STRING_LIMIT:
+            if self.peek(ptr + length - 1, 1) is None:
+                return OUT_OF_BOUNDS
+            return Elided(self.peek(ptr, STRING_LIMIT).decode("utf-8", "surrogateescape"), length)
         b = self.peek(ptr, length)
         if b is None:
             return OUT_OF_BOUNDS
@@ -105,5 +133,12 @@ class Reader:
     def array(self, ptr: int, count, size: int, decode: Callable):
         if not isinstance(count, int):
             return count
+        if count > ARRAY_LIMIT:
+            if count * size and self.peek(ptr + count * size - 1, 1) is None:
+                return OUT_OF_BOUNDS
+            b = self.peek(ptr, ARRAY_LIMIT * size)
+            shown = ElidedList(decode(b, i * size) for i in range(ARRAY_LIMIT))
+            shown.count = count
+            return shown
         b = self.peek(ptr, count * size)
         return OUT_OF_BOUNDS if b is None else [decode(b, i * size) for i in range(count)]

@@ -120,3 +120,37 @@ def test_a_trap_is_traced_and_counted():
         "memory is 65536 bytes\n"
     )
     assert stats.called()["fd_write"].outcomes == {"trap": 1}
+
+
+LONG_ARGUMENTS = """
+(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 257)  ;; 16 MiB and a page
+  (func (export "open") (param $len i32) (result i32)
+    (memory.fill (i32.const 1024) (i32.const 0x61) (local.get $len))
+    (call $path_open (i32.const 3) (i32.const 0) (i32.const 1024) (local.get $len)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 16)))
+  (func (export "poll") (param $n i32) (result i32)
+    (call $poll (i32.const 1024) (i32.const 0) (local.get $n) (i32.const 8))))
+
+"""
+
+
+def test_a_trace_line_is_bounded_whatever_the_guest_passes(tmp_path):
+    lines = io.StringIO()
+    w = WASI(preopens={"/d": str(tmp_path)}, trace=lines)
+    instance, store = instantiate(LONG_ARGUMENTS, w)
+    w.initialize(instance, store)
+    exports = instance.exports(store)
+    assert exports["open"](store, 16 << 20) == 37  # ENAMETOOLONG
+    assert exports["open"](store, 4000) == 37  # a name past NAME_MAX; a path this long is shown whole
+    assert exports["poll"](store, 100_000) == 28  # EINVAL: too many subscriptions
+    long_path, shown_whole, poll = lines.getvalue().splitlines()
+    assert len(long_path) < 5000
+    assert long_path.endswith('"... (16777216 bytes), oflags=0, fs_rights_base=FD_READ, fs_rights_inheriting=0, '
+                              'fdflags=0) -> NAMETOOLONG')
+    assert '"' + "a" * 4000 + '"' in shown_whole
+    assert len(poll) < 20_000 and poll.endswith(", ... (100000 in all)], nsubscriptions=100000) -> INVAL")
+    w.close()

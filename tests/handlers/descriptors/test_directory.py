@@ -301,3 +301,30 @@ def test_read_only_preopen_withholds_every_writing_right(tmp_path):
     sub.close()
     ro.close()
     assert FILE_RIGHTS & ~WRITE_RIGHTS & RIGHTS.FD_WRITE == 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda d, p: d.open(p, FOLLOW, 0, READ, 0, 0),
+    lambda d, p: d.open(p, FOLLOW, OFLAGS.CREAT, READ | WRITE, 0, 0),
+    lambda d, p: d.stat(p, True),
+    lambda d, p: d.mkdir(p),
+    lambda d, p: d.unlink(p),
+    lambda d, p: d.rename("f", d, p),
+], ids=["open", "create", "stat", "mkdir", "unlink", "rename"])
+def test_a_path_of_path_max_bytes_is_nametoolong_before_any_work(root, call):
+    # As the kernel answers (PATH_MAX counts the NUL), under both strategies;
+    # one byte less is an ordinary missing path.
+    assert wasi_errno(lambda: call(root, "a/" * 2048)) == Errno.NAMETOOLONG
+    assert wasi_errno(lambda: call(root, "é" * 2048)) == Errno.NAMETOOLONG  # 4096 bytes, 2048 characters
+    assert wasi_errno(lambda: call(root, "a/" * 2047 + "b")) in (Errno.NOENT, Errno.NOTDIR)
+    # A path of 8 MiB costs the host nothing beyond the string it is given
+    # (the walk used to split it into millions of components).
+    huge = "a/" * (4 << 20)
+    tracemalloc.start()
+    try:
+        assert wasi_errno(lambda: call(root, huge)) == Errno.NAMETOOLONG
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, peak
+    assert sorted(os.listdir(f"/proc/self/fd/{root.fd}")) == ["d", "f", "link"]
