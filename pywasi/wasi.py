@@ -11,8 +11,11 @@ import importlib
 import io
 import math
 import os
+import resource
 import socket
 import time
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 
 import wasmtime
@@ -46,6 +49,7 @@ class _Captured64M:
 CAPTURED_64M = _Captured64M()
 
 _INT32_MAX = 2**31 - 1
+_HALF_THE_HOST_LIMIT = object()  # max_fds's default: default_max_fds() when the WASI is made
 
 
 class WASI:
@@ -53,7 +57,8 @@ class WASI:
 
     WASI(*, version="preview1", args=(), env=None, preopens=None,
          return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
-         max_fds=1024, max_output=CAPTURED_64M, trace=None, stats=None, timeout=None)
+         max_fds=<half the host's soft RLIMIT_NOFILE>, max_output=CAPTURED_64M, trace=None,
+         stats=None, timeout=None)
 
     Beyond Node:
 
@@ -63,7 +68,9 @@ class WASI:
     take the fds after stdio, before the preopens.
 
     Limits for a host running untrusted code: `max_fds` is the most
-    descriptors the guest may hold open (stdio included; EMFILE past it);
+    descriptors the guest may hold open (stdio included; EMFILE past it),
+    by default half the host's soft RLIMIT_NOFILE, so that however many the
+    guest opens, the host keeps the other half for itself;
     `max_output` the most bytes the guest may write to stdout, and to
     stderr: past it its writes fail with EFBIG. By default 64 MiB of output
     captured in memory (a BytesIO), and no limit on a host fd. None: no limit.
@@ -93,7 +100,7 @@ class WASI:
         stdout: Output = 1,
         stderr: Output = 2,
         sockets: Sockets = (),
-        max_fds: int | None = 1024,
+        max_fds: int | None = _HALF_THE_HOST_LIMIT,  # type: ignore[assignment]
         max_output: int | None | _Captured64M = CAPTURED_64M,
         trace: TraceTarget | None = None,
         stats: tracing.Stats | None = None,
@@ -109,7 +116,10 @@ class WASI:
         preopen_list = _preopens(preopens)
         stdio = [_stdio("stdin", stdin, True), _stdio("stdout", stdout, False), _stdio("stderr", stderr, False)]
         listeners = _sockets(sockets)
-        max_fds = _limit("max_fds", max_fds, 3 + len(listeners) + len(preopen_list))
+        least = 3 + len(listeners) + len(preopen_list)
+        if max_fds is _HALF_THE_HOST_LIMIT:
+            max_fds = max(default_max_fds(), least)
+        max_fds = _limit("max_fds", max_fds, least)
         if max_output is not CAPTURED_64M:
             max_output = _limit("max_output", max_output, 0)
         fds = _host_setup(stdio, listeners, preopen_list, max_fds, max_output)
@@ -135,6 +145,10 @@ class WASI:
         # timeout (pywasi.run's own stores: it stops them on a cancel).
         self._arm_epochs = self._timeout is not None
         self._stop: Stop | None = None  # the running guest's, while it runs
+        # Collected without close(): release the host's fds all the same, and
+        # say so, as a Python file does (not at exit, where the OS does it).
+        self._finalizer = weakref.finalize(self, _collected, self._bridge, self._memory, self._host)
+        self._finalizer.atexit = False
         self.wasi_import: dict[str, Callable[..., int | None]] = {
             name: bridge.import_function(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
         }
@@ -203,16 +217,9 @@ class WASI:
         if self._closed:
             return
         self._closed = True
-        interrupt.detach(self._bridge)
-        self._bridge.close()
+        self._finalizer.detach()
+        _close(self._bridge, self._memory, self._host)
         self._store = self._instance = None
-        # A call under way (in another thread) keeps its fds and memory
-        # until it returns: see Bridge.after_calls.
-        self._bridge.after_calls(self._release)
-
-    def _release(self) -> None:
-        self._memory.unbind()
-        self._host.close()
 
     def __enter__(self) -> WASI:
         return self
@@ -284,6 +291,37 @@ class WASI:
     def _counts(self) -> tuple[int, int, int]:
         """(host calls, bytes read, bytes written) so far, for a usage record."""
         return self._bridge.calls(), self._host.bytes_read, self._host.bytes_written
+
+
+def _close(bridge_: bridge.Bridge, memory: GuestMemory, host: Host) -> None:
+    """What close() does, and the finalizer of an object never closed (so it
+    may not hold the WASI object itself)."""
+    interrupt.detach(bridge_)
+    bridge_.close()
+
+    def release() -> None:
+        memory.unbind()
+        host.close()
+
+    # A call under way (in another thread) keeps its fds and memory until it
+    # returns: see Bridge.after_calls.
+    bridge_.after_calls(release)
+
+
+def _collected(bridge_: bridge.Bridge, memory: GuestMemory, host: Host) -> None:
+    warnings.warn("unclosed WASI object: call close() or use it in a with block", ResourceWarning, stacklevel=2)
+    _close(bridge_, memory, host)
+
+
+def default_max_fds() -> int:
+    """The default `max_fds`: half the host's soft RLIMIT_NOFILE (512 under the
+    usual 1,024), so that a guest holding all it may still leaves the host
+    the other half for its own open() (a guest fd holds at most one host fd).
+    Capped at a million where the host sets no limit."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft > 1 << 21:
+        soft = 1 << 21
+    return soft // 2
 
 
 # Option checks, in Node's order ------------------------------------------------

@@ -8,6 +8,7 @@ import gc
 import io
 import os
 import re
+import warnings
 
 import pytest
 import wasmtime
@@ -213,3 +214,34 @@ def test_close_inside_a_host_call_and_calls_after_close():
     assert exports["memory"].read(store, 24, 28) == b"\x05\x00\x00\x00"
     with pytest.raises(wasmtime.WasmtimeError, match=r"pywasi: fd_write called after wasi\.close\(\)"):
         exports["write"](store)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+def test_runs_without_close_release_their_fds_when_collected_and_warn(tmp_path):
+    # The README's first example never calls close(): as a Python file does,
+    # a WASI object releases what it holds when collected, with a ResourceWarning.
+    program = Program(tmp_path)
+    program.run(0)
+    gc.collect()
+    before = open_fds()
+
+    def run_without_close(i: int) -> None:
+        store = wasmtime.Store(program.engine)
+        linker = wasmtime.Linker(program.engine)
+        wasi = WASI(args=["p", str(i), "return"], preopens={"/data": str(tmp_path)}, stdout=io.BytesIO())
+        wasi.define(linker)
+        assert wasi.start(linker.instantiate(store, program.module), store) == 0
+
+    with pytest.warns(ResourceWarning) as warned:
+        for i in range(1000):
+            run_without_close(i)
+        gc.collect()
+    assert open_fds() == before  # the preopen and the three files each run left open
+    assert len(warned) == 1000
+    assert str(warned[0].message).startswith("unclosed WASI")
+    # Closed ones say nothing when collected.
+    with WASI(preopens={"/data": str(tmp_path)}):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gc.collect()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 import wasmtime
@@ -210,3 +212,50 @@ def test_wasmtime_limits_combine_with_pywasi():
     assert isinstance(trap, wasmtime.Trap) and "fuel" in str(trap)
     stopped, _ = limited(wat(SPIN), seconds=0.2)
     assert isinstance(stopped, TimeoutExpired) and stopped.timeout == 0.2
+
+
+HOARD = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    int opened = 0;
+    while (open("/d/f", O_RDONLY) >= 0) opened++;
+    printf("%d %s\n", opened, strerror(errno));  /* the host's writer opens a file here */
+    return 0;
+}
+"""
+
+# In a process whose soft RLIMIT_NOFILE is 256: a guest holds all the fds it
+# can, then writes, and stdout's writer (the host's own code) opens a file.
+HOST_KEEPS_ROOM = """
+import io, resource, sys
+from pywasi import run
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+class Writer(io.RawIOBase):
+    def writable(self):
+        return True
+    def write(self, b):
+        if not bytes(b).strip():
+            return len(b)
+        try:
+            with open(sys.argv[2] + "/f"):
+                host = "host open ok"
+        except OSError as e:
+            host = "host open failed: " + e.strerror
+        print(bytes(b).decode().strip(), "/", host)
+        return len(b)
+
+sys.exit(run(sys.argv[1], preopens={"/d": sys.argv[2]}, stdout=Writer()).returncode)
+"""
+
+
+def test_default_fd_limit_leaves_the_host_room(tmp_path):
+    (tmp_path / "f").touch()
+    out = subprocess.run([sys.executable, "-c", HOST_KEEPS_ROOM, str(compile_c(HOARD)), str(tmp_path)],
+                         capture_output=True, text=True)
+    assert (out.returncode, out.stderr) == (0, "")
+    # Half of the soft limit: stdio and the preopen hold 4 of the 128.
+    assert out.stdout == "124 No file descriptors available / host open ok\n"
