@@ -4,7 +4,8 @@ guest's memory, seek and tell, filestat, poll_oneoff, fdflags, syncs and times.
 
 The iovecs are memoryviews of linear memory, handed to readv/writev as they
 are. A kind says which fdflags it may set (`settable_flags`) and how the host
-follows them (`apply_flags`).
+follows them (`apply_flags`). An fd whose reads or writes can wait (a FIFO, a
+terminal) waits in wait.py first, where a run's stop can end it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from pywasi.generated.preview1 import Errno, Filestat, Filetype
 from .. import libc
 from ..bits import FDFLAGS, FST
 from pywasi.runtime.errors import WasiError
+from ..wait import READ, WRITE, stoppable, wait_for
 from .base import Descriptor
+
+# A write this long or shorter to a pipe that poll() says is writable does
+# not block (POSIX's PIPE_BUF): what a stoppable write writes at a time.
+ATOMIC_WRITE = os.pathconf("/", "PC_PIPE_BUF")
 
 _FILETYPES = {
     stat.S_IFCHR: Filetype.CHARACTER_DEVICE,
@@ -31,7 +37,31 @@ _FILETYPES = {
     stat.S_IFLNK: Filetype.SYMBOLIC_LINK,  # path_filestat_get without SYMLINK_FOLLOW
 }
 _REGULAR = Filetype.REGULAR_FILE
+_NONBLOCK = FDFLAGS.NONBLOCK
 _datasync = getattr(os, "fdatasync", None) or os.fsync  # macOS has no fdatasync
+
+
+def may_block(filetype: Filetype, fd: int) -> bool:
+    """Whether reads or writes of this fd can wait: a pipe or FIFO (a WASI
+    filetype of its own it has not), a socket, a terminal. Files and devices
+    such as /dev/null never make a reader or writer wait."""
+    if filetype == Filetype.CHARACTER_DEVICE:
+        return os.isatty(fd)
+    return filetype in (Filetype.UNKNOWN, Filetype.SOCKET_STREAM, Filetype.SOCKET_DGRAM)
+
+
+def cut(iovs: list, room: int, errno: Errno) -> list:
+    """The gather list cut to `room` bytes; `errno` if that leaves nothing of
+    a write that had bytes (a short count of 0 would make libc retry forever)."""
+    out = []
+    for view in iovs:
+        if room <= 0:
+            break
+        out.append(view[:room])
+        room -= len(out[-1])
+    if not any(len(v) for v in out) and any(len(v) for v in iovs):
+        raise WasiError(errno)
+    return out
 
 
 def filetype_of(mode: int) -> Filetype:
@@ -95,6 +125,7 @@ class HostFd(Descriptor):
         self.owned = owned
         if filetype is not None:
             self.filetype = filetype
+        self.may_block = may_block(self.filetype, fd)
 
     def close(self) -> None:
         fd, self.fd = self.fd, -1
@@ -106,9 +137,14 @@ class HostFd(Descriptor):
     # gets (os.readinto is Python 3.14's).
 
     def read(self, iovs):
+        if self.may_block and not self.flags & _NONBLOCK and stoppable():
+            wait_for(self.fd, READ)
         return os.readv(self.fd, iovs)
 
     def write(self, iovs):
+        if self.may_block and not self.flags & _NONBLOCK and stoppable():
+            wait_for(self.fd, WRITE)
+            iovs = cut(iovs, ATOMIC_WRITE, Errno.AGAIN)
         return os.write(self.fd, iovs[0]) if len(iovs) == 1 else os.writev(self.fd, iovs)
 
     def seek(self, offset, whence):

@@ -19,11 +19,7 @@ from ..bits import FDFLAGS, RIGHTS
 from pywasi.runtime.errors import WasiError
 from .base import Descriptor
 from ..wait import READ, WRITE, ready, stoppable, wait_for
-from .hostfd import HostFd, filetype_of
-
-# A write this long or shorter to a pipe that poll() says is writable does
-# not block (POSIX's PIPE_BUF): what a stoppable write writes at a time.
-_ATOMIC_WRITE = os.pathconf("/", "PC_PIPE_BUF")
+from .hostfd import ATOMIC_WRITE, HostFd, cut, filetype_of
 
 _SETTABLE = FDFLAGS.APPEND | FDFLAGS.NONBLOCK
 _NONBLOCK = FDFLAGS.NONBLOCK
@@ -38,8 +34,6 @@ class HostStream(HostFd):
         super().__init__(fd, rights, filetype=filetype_of(os.fstat(fd).st_mode), owned=False)
         self.keep = keep
         self.room = limit
-        # Files and devices such as /dev/null never make a reader or writer wait.
-        self.may_block = self.filetype not in (Filetype.REGULAR_FILE, Filetype.CHARACTER_DEVICE) or os.isatty(fd)
         self.checked = self.may_block or limit is not None  # writes take the slower path
         # wasi-libc's isatty() takes a character device without seek and tell
         # for a terminal: one that is none (/dev/null) keeps them, as uvwasi
@@ -52,12 +46,9 @@ class HostStream(HostFd):
     # NONBLOCK is emulated: the host's fd keeps its own mode.
 
     def read(self, iovs):
-        if self.flags & _NONBLOCK:
-            if not ready(self.fd, READ):
-                raise WasiError(Errno.AGAIN)
-        elif self.may_block and stoppable():
-            wait_for(self.fd, READ)
-        return os.readv(self.fd, iovs)
+        if self.flags & _NONBLOCK and not ready(self.fd, READ):
+            raise WasiError(Errno.AGAIN)
+        return HostFd.read(self, iovs)  # which waits where a stop can end it, if it blocks
 
     def write(self, iovs):
         if self.flags & _NONBLOCK and not ready(self.fd, WRITE):
@@ -72,26 +63,12 @@ class HostStream(HostFd):
         writes no more than cannot block), or one under a limit."""
         if self.may_block and not self.flags & _NONBLOCK and stoppable():
             wait_for(self.fd, WRITE)
-            iovs = _within(iovs, _ATOMIC_WRITE, Errno.AGAIN)
+            iovs = cut(iovs, ATOMIC_WRITE, Errno.AGAIN)
         if self.room is None:
             return os.writev(self.fd, iovs)
-        n = os.writev(self.fd, _within(iovs, self.room, Errno.FBIG))
+        n = os.writev(self.fd, cut(iovs, self.room, Errno.FBIG))
         self.room -= n
         return n
-
-
-def _within(iovs, room: int, errno: Errno) -> list:
-    """The gather list cut to `room` bytes; `errno` if that leaves nothing of
-    a write that had bytes (a short count of 0 would make libc retry forever)."""
-    out = []
-    for view in iovs:
-        if room <= 0:
-            break
-        out.append(view[:room])
-        room -= len(out[-1])
-    if not any(len(v) for v in out) and any(len(v) for v in iovs):
-        raise WasiError(errno)
-    return out
 
 
 class MemoryInput(Descriptor):

@@ -266,6 +266,28 @@ def test_eight_hostile_guests_at_once_in_eight_threads():
         CASES[case][1](outcome, took)
 
 
+# fd_read of a FIFO the guest opened under its preopen, whose writer (the
+# host) never writes.
+FIFO_READ = guest("""
+  (data (i32.const 0) "fifo")
+  (func (export "_start")
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 4)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 16)))
+    (i32.store (i32.const 20) (i32.const 64)) (i32.store (i32.const 24) (i32.const 16))
+    (call $exit (call $read (i32.load (i32.const 16)) (i32.const 20) (i32.const 1) (i32.const 28))))""")
+
+
+def test_a_read_of_a_fifo_the_guest_opened_times_out(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    writer = os.open(tmp_path / "fifo", os.O_RDWR)  # a writer that never writes: the guest's open does not wait
+    try:
+        with leaves_nothing():
+            outcome, took = timed(lambda: run(FIFO_READ, preopens={"/d": str(tmp_path)}, timeout=TIMEOUT))
+            assert_timed_out(outcome, took)
+    finally:
+        os.close(writer)
+
+
 def test_descriptor_limit(tmp_path):
     with leaves_nothing():
         result = run(FDS, preopens={"/d": str(tmp_path)}, max_fds=10)
