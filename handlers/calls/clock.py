@@ -1,4 +1,4 @@
-"""clock_*: the four WASI clocks on the host's."""
+"""clock_*: the four WASI clocks on the host's, or virtual ones (deterministic=True)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,37 @@ class Clocks:
 
     def clock_time_get(self, id_: Clockid, precision: int) -> int:
         return self._host_clocks[id_]() - self._offsets[id_]
+
+
+# deterministic=True ---------------------------------------------------------------
+
+VIRTUAL_EPOCH = 946_684_800 * 1_000_000_000  # 2000-01-01T00:00:00Z, in ns since 1970
+VIRTUAL_STEP = 1_000  # ns: how far each read moves the virtual clocks
+
+
+class VirtualClocks:
+    """Clocks that depend on nothing but the guest. One count of virtual
+    nanoseconds, from 0, moves by VIRTUAL_STEP at every clock_time_get and
+    by exactly what the guest sleeps (poll_oneoff: `advance_to`); the
+    monotonic and CPU-time clocks read it as it is, the realtime clock from
+    VIRTUAL_EPOCH. clock_res_get answers the step."""
+
+    def __init__(self):
+        self.elapsed = 0
+        self.monotonic_origin = 0  # poll_oneoff's deadlines are on the virtual clock
+        self._origins = (VIRTUAL_EPOCH, 0, 0, 0)  # indexed by Clockid
+
+    def now(self, id_: Clockid) -> int:
+        return self.elapsed + self._origins[id_]
+
+    def advance_to(self, elapsed: int) -> None:
+        if elapsed > self.elapsed:
+            self.elapsed = elapsed
+
+    def clock_res_get(self, id_: Clockid) -> int:
+        return VIRTUAL_STEP
+
+    def clock_time_get(self, id_: Clockid, precision: int) -> int:
+        elapsed = self.elapsed
+        self.elapsed = elapsed + VIRTUAL_STEP
+        return elapsed + self._origins[id_]

@@ -121,3 +121,25 @@ class FdCalls:
         if len(path) < len(name):
             raise WasiError(Errno.NAMETOOLONG)
         path[: len(name)] = name
+
+
+_DOTS = {b".": 0, b"..": 1}
+
+
+class SortedReaddir:
+    """deterministic=True: fd_readdir lists `.` and `..`, then the entries in
+    byte order of their names, so that the order never depends on the host's
+    file system; a cookie is an index in that order. Each call reads the
+    listing whole and keeps nothing (unlike the streamed listing, its host
+    memory grows with the directory). Needs `self.fds` (FdCalls)."""
+
+    fds: FdTable
+
+    def fd_readdir(self, fd: int, cookie: int):
+        entries = sorted(self.fds.get(fd, _FD_READDIR).readdir(0), key=_byte_order)
+        return [(dirent._replace(d_next=i), name) for i, (dirent, name) in enumerate(entries[cookie:], cookie + 1)]
+
+
+def _byte_order(entry) -> tuple[int, bytes]:
+    name = entry[1]
+    return _DOTS.get(name, 2), name

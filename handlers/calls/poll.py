@@ -52,10 +52,22 @@ class PollCalls:
             timeout -= self.now(clock.id)
         return now + max(0, timeout)
 
+    # The time poll_oneoff reads and spends: the host's monotonic clock, for
+    # real. VirtualPoll gives virtual ones (deterministic=True).
+
+    def _poll_clock(self) -> int:
+        return time.monotonic_ns()
+
+    def _poll_sleep(self, deadline: int) -> None:
+        _sleep_until(deadline)
+
+    def _poll_fds(self, waiting, deadline: int | None) -> dict[int, bool]:
+        return _wait_for_fds(waiting, deadline)
+
     def poll_oneoff(self, in_: list[Subscription]) -> list[Event]:
         if not in_:
             raise WasiError(Errno.INVAL)  # nothing to wait for would wait forever
-        now = time.monotonic_ns()
+        now = self._poll_clock()
         ready: dict[int, Event] = {}  # subscription index -> its event
         clocks: list[tuple[int, int]] = []  # (deadline, index)
         waiting: dict[int, tuple[object, bool]] = {}  # index -> (descriptor, write)
@@ -82,14 +94,14 @@ class PollCalls:
         if ready:
             deadline = now  # something is ready: look, but do not wait
         if waiting:
-            for index, hangup in _wait_for_fds(waiting, deadline).items():
+            for index, hangup in self._poll_fds(waiting, deadline).items():
                 d, write = waiting[index]
                 nbytes, hung = d.poll_result(write, hangup)
                 ready[index] = _event(in_[index], nbytes=nbytes, hangup=hung)
         elif deadline is not None and not ready:
-            _sleep_until(deadline)
+            self._poll_sleep(deadline)
         if clocks:
-            now = time.monotonic_ns()
+            now = self._poll_clock()
             for when, index in clocks:
                 if when <= now:
                     ready[index] = _event(in_[index])
@@ -115,3 +127,29 @@ def _wait_for_fds(waiting, deadline: int | None) -> dict[int, bool]:
                 out[index] = bool(revents & _HUP)
         if out or (deadline is not None and time.monotonic_ns() >= deadline):
             return out
+
+
+class VirtualPoll:
+    """deterministic=True: poll_oneoff on the virtual clock (VirtualClocks).
+    Sleeping takes no wall time: a poll whose earliest event is a clock
+    completes at once, advancing virtual time to its deadline. A poll that
+    also waits on descriptors waits for them for real, at most as long as
+    the clock's timeout; when it times out, virtual time advances to the
+    deadline, and when a descriptor is ready first, by nothing."""
+
+    elapsed: int
+    advance_to: Callable[[int], None]
+
+    def _poll_clock(self) -> int:
+        return self.elapsed
+
+    def _poll_sleep(self, deadline: int) -> None:
+        self.advance_to(deadline)
+
+    def _poll_fds(self, waiting, deadline: int | None) -> dict[int, bool]:
+        if deadline is None:
+            return _wait_for_fds(waiting, None)
+        ready = _wait_for_fds(waiting, time.monotonic_ns() + max(0, deadline - self.elapsed))
+        if not ready:
+            self.advance_to(deadline)
+        return ready

@@ -1,6 +1,7 @@
 import os
+import random
 
-from pywasi.handlers.calls.random import Randomness
+from pywasi.handlers.calls.random import Randomness, SeededRandomness
 
 
 def test_fills_exactly_and_does_not_repeat():
@@ -41,3 +42,20 @@ def test_a_forked_child_does_not_repeat_its_parent():
     parent = bytearray(16)
     r.random_get(memoryview(parent))
     assert child != bytes(parent)
+
+
+def test_seeded_bytes_are_mt19937s_and_the_same_for_the_same_seed():
+    def draw(seed, sizes):
+        r = SeededRandomness(seed)
+        out = []
+        for n in sizes:
+            buf = bytearray(n)
+            r.random_get(memoryview(buf))
+            out.append(bytes(buf))
+        return out
+
+    sizes = [0, 1, 16, 4096, 3]
+    assert draw(0, sizes) == draw(0, sizes) != draw(1, sizes)
+    # The documented generator: Python's random.Random(seed), getrandbits(8n) as n little-endian bytes.
+    reference = random.Random(7)
+    assert draw(7, [32]) == [reference.getrandbits(256).to_bytes(32, "little")]
