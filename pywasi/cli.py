@@ -56,6 +56,11 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="the ABI to serve (default: what the module imports)")
     p.add_argument("--trace", metavar="FILE", nargs="?", const="-",
                    help="write one line per host call, decoded, to FILE (give it as --trace=FILE; default: stderr)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="the same run for the same inputs: virtual clocks from 2000-01-01, sleeps that take no "
+                        "time, seeded random bytes, directories listed in byte order")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="with --deterministic, the seed of the random bytes (default: 0)")
     p.add_argument("--stats", action="store_true",
                    help="at exit, print each function called, its call count, errnos and time in the host")
     # Limits, for untrusted code.
@@ -230,7 +235,8 @@ def run_command(argv: list[str]) -> int:
     try:
         job = Job(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args], env=env,
                   preopens=preopens, cache=not ns.no_cache, timeout=ns.timeout, max_memory=ns.max_memory,
-                  max_fuel=ns.max_fuel, **limits, wasi_options={"sockets": ns.tcplisten, "trace": trace, "stats": stats})
+                  max_fuel=ns.max_fuel, **limits, wasi_options={"sockets": ns.tcplisten, "trace": trace, "stats": stats,
+                                                                 "deterministic": ns.deterministic, "seed": ns.seed})
         with progress.shown_on(sys.stderr):
             result = job.run()
         code = result.returncode

@@ -26,7 +26,7 @@ from pywasi.handlers.descriptors.socket import Listener, listening_socket
 from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
 from pywasi.runtime.errors import ProcExit
 from pywasi.handlers.fdtable import FdTable
-from pywasi.handlers.host import Host
+from pywasi.handlers.host import DeterministicHost, Host
 from pywasi.handlers.preopens import HostDir
 
 from . import bridge, interrupt, trace as tracing
@@ -75,6 +75,12 @@ class WASI:
     stderr: past it its writes fail with EFBIG. By default 64 MiB of output
     captured in memory (a BytesIO), and no limit on a host fd. None: no limit.
 
+    `deterministic`: the same inputs give the same run, byte for byte:
+    virtual clocks (from 2000-01-01T00:00:00Z and 0, 1 us more at each read,
+    and exactly what the guest sleeps), sleeps that take no wall time,
+    random_get from MT19937 seeded with `seed` (reproducible, not secret),
+    and fd_readdir in byte order of the names (README: Deterministic runs).
+
     `trace` (a text or binary file object, which gets one line per host
     call, or a callable, which gets each call's pywasi.trace.HostCall) and
     `stats` (a pywasi.Stats that counts calls, outcomes and time in the
@@ -105,6 +111,8 @@ class WASI:
         trace: TraceTarget | None = None,
         stats: tracing.Stats | None = None,
         timeout: float | None = None,
+        deterministic: bool = False,
+        seed: int = 0,
     ) -> None:
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
@@ -129,11 +137,15 @@ class WASI:
             self._trace = _trace(trace)  # pywasi's own options come after Node's
             self._stats = _stats(stats)
             self._timeout = _timeout(timeout)
+            seed = _seed(deterministic, seed)
         except BaseException:
             fds.close_all()
             raise
 
-        self._host = Host(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit)
+        if deterministic:
+            self._host = DeterministicHost(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit, seed=seed)
+        else:
+            self._host = Host(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit)
         self._memory = GuestMemory()
         self._bridge = bridge.Bridge(self._abi.MODULE, self._abi.FUNCTIONS, _not_started)
         self._started = False
@@ -344,6 +356,16 @@ def _trace(trace):
     if sink is None:
         raise InvalidArgType(f"trace must be a file object or a callable, not {describe(trace)}")
     return sink
+
+
+def _seed(deterministic, seed) -> int:
+    if not isinstance(deterministic, bool):
+        raise InvalidArgType(f"deterministic must be a bool, not {describe(deterministic)}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidArgType(f"seed must be an int, not {describe(seed)}")
+    if not 0 <= seed < 2**64:
+        raise OutOfRange(f"seed must be >= 0 and < 2**64, not {seed}")
+    return seed
 
 
 def _stats(stats):

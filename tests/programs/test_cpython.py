@@ -282,3 +282,22 @@ def test_stdlib_in_a_memory_dir_and_the_working_directory_an_overlay(cpython, tm
     assert changes["data/kept.txt"] == "deleted" and changes["data/tree"] == "created"
     assert work.tree()["data"]["tree"]["renamed.txt"] == b"al"
     assert list(stdlib.tree()) == [cpython.stdlib_zip]
+
+
+def test_deterministic_runs_print_the_same_time_random_and_uuids(cpython, root):
+    # random seeds itself from os.urandom at startup, uuid4 reads it too.
+    code = """\
+        import os, random, time, uuid
+        print(time.time(), random.random(), uuid.uuid4(), uuid.uuid4())
+        print(os.listdir("/data"))
+        """
+    for name in ("zeta", "Alpha", "beta", "2", "10"):
+        (root / "data" / name).touch()
+    runs = [python(cpython, root, code, wasi_options={"deterministic": True}) for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0].code == 0
+    first, listing = runs[0].stdout.decode().splitlines()
+    assert first.startswith("946684800.")  # 2000-01-01T00:00:00Z, and a few steps
+    assert listing == "['10', '2', 'Alpha', 'beta', 'zeta']"
+    other = python(cpython, root, code, wasi_options={"deterministic": True, "seed": 1})
+    assert other.stdout.decode().split()[1:] != first.split()[1:]
+    assert python(cpython, root, code).stdout != runs[0].stdout
