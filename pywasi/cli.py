@@ -2,8 +2,8 @@
 
     pywasi run [--dir HOST[::GUEST[:ro]]]... [--mount-memory GUEST]... [--overlay HOST::GUEST]...
                [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
-               [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--stats]
-               [--timeout SECONDS] [--max-memory SIZE] [--max-fuel N] [--max-output SIZE]
+               [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--trace-format text|chrome]
+               [--stats] [--timeout SECONDS] [--max-memory SIZE] [--max-fuel N] [--max-output SIZE]
                [--max-fds N] [--usage[=FILE]] [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
     pywasi --version
@@ -56,6 +56,8 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="the ABI to serve (default: what the module imports)")
     p.add_argument("--trace", metavar="FILE", nargs="?", const="-",
                    help="write one line per host call, decoded, to FILE (give it as --trace=FILE; default: stderr)")
+    p.add_argument("--trace-format", choices=("text", "chrome"), default="text",
+                   help="text: a line per call; chrome: Trace Event JSON, which Perfetto and chrome://tracing open")
     p.add_argument("--deterministic", action="store_true",
                    help="the same run for the same inputs: virtual clocks from 2000-01-01, sleeps that take no "
                         "time, seeded random bytes, directories listed in byte order")
@@ -235,7 +237,8 @@ def run_command(argv: list[str]) -> int:
     try:
         job = Job(ns.module, version=ns.wasi, args=[os.path.basename(ns.module), *args], env=env,
                   preopens=preopens, cache=not ns.no_cache, timeout=ns.timeout, max_memory=ns.max_memory,
-                  max_fuel=ns.max_fuel, **limits, wasi_options={"sockets": ns.tcplisten, "trace": trace, "stats": stats,
+                  max_fuel=ns.max_fuel, **limits, wasi_options={"sockets": ns.tcplisten, "trace": trace,
+                                                                 "trace_format": ns.trace_format, "stats": stats,
                                                                  "deterministic": ns.deterministic, "seed": ns.seed})
         with progress.shown_on(sys.stderr):
             result = job.run()

@@ -36,6 +36,7 @@ from .preopen import ReadOnly
 from .runtime.memory import GuestMemory
 from .results import TimeoutExpired
 from .stop import EpochsOff, Stop
+from .trace_events import ChromeTrace
 
 
 class _Captured64M:
@@ -58,7 +59,7 @@ class WASI:
     WASI(*, version="preview1", args=(), env=None, preopens=None,
          return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
          max_fds=<half the host's soft RLIMIT_NOFILE>, max_output=CAPTURED_64M, trace=None,
-         stats=None, timeout=None)
+         trace_format="text",         stats=None, timeout=None)
 
     Beyond Node:
 
@@ -109,6 +110,7 @@ class WASI:
         max_fds: int | None = _HALF_THE_HOST_LIMIT,  # type: ignore[assignment]
         max_output: int | None | _Captured64M = CAPTURED_64M,
         trace: TraceTarget | None = None,
+        trace_format: str = "text",
         stats: tracing.Stats | None = None,
         timeout: float | None = None,
         deterministic: bool = False,
@@ -134,7 +136,7 @@ class WASI:
         try:
             if not isinstance(return_on_exit, bool):
                 raise InvalidArgType(f"return_on_exit must be a bool, not {describe(return_on_exit)}")
-            self._trace = _trace(trace)  # pywasi's own options come after Node's
+            self._trace = _trace(trace, trace_format)  # pywasi's own options come after Node's
             self._stats = _stats(stats)
             self._timeout = _timeout(timeout)
             seed = _seed(deterministic, seed)
@@ -159,7 +161,7 @@ class WASI:
         self._stop: Stop | None = None  # the running guest's, while it runs
         # Collected without close(): release the host's fds all the same, and
         # say so, as a Python file does (not at exit, where the OS does it).
-        self._finalizer = weakref.finalize(self, _collected, self._bridge, self._memory, self._host)
+        self._finalizer = weakref.finalize(self, _collected, self._bridge, self._memory, self._host, self._trace)
         self._finalizer.atexit = False
         self.wasi_import: dict[str, Callable[..., int | None]] = {
             name: bridge.import_function(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
@@ -230,7 +232,7 @@ class WASI:
             return
         self._closed = True
         self._finalizer.detach()
-        _close(self._bridge, self._memory, self._host)
+        _close(self._bridge, self._memory, self._host, self._trace)
         self._store = self._instance = None
 
     def __enter__(self) -> WASI:
@@ -305,7 +307,7 @@ class WASI:
         return self._bridge.calls(), self._host.bytes_read, self._host.bytes_written
 
 
-def _close(bridge_: bridge.Bridge, memory: GuestMemory, host: Host) -> None:
+def _close(bridge_: bridge.Bridge, memory: GuestMemory, host: Host, trace: object) -> None:
     """What close() does, and the finalizer of an object never closed (so it
     may not hold the WASI object itself)."""
     interrupt.detach(bridge_)
@@ -314,15 +316,17 @@ def _close(bridge_: bridge.Bridge, memory: GuestMemory, host: Host) -> None:
     def release() -> None:
         memory.unbind()
         host.close()
+        if isinstance(trace, ChromeTrace):
+            trace.finish()  # the JSON document is whole
 
     # A call under way (in another thread) keeps its fds and memory until it
     # returns: see Bridge.after_calls.
     bridge_.after_calls(release)
 
 
-def _collected(bridge_: bridge.Bridge, memory: GuestMemory, host: Host) -> None:
+def _collected(bridge_: bridge.Bridge, memory: GuestMemory, host: Host, trace: object) -> None:
     warnings.warn("unclosed WASI object: call close() or use it in a with block", ResourceWarning, stacklevel=2)
-    _close(bridge_, memory, host)
+    _close(bridge_, memory, host, trace)
 
 
 def default_max_fds() -> int:
@@ -349,9 +353,19 @@ def _version(version) -> Version:
         raise InvalidArgValue(f"version {version!r} is not supported: use {names}") from None
 
 
-def _trace(trace):
+def _trace(trace, trace_format):
+    if not isinstance(trace_format, str):
+        raise InvalidArgType(f"trace_format must be a str, not {describe(trace_format)}")
+    if trace_format not in ("text", "chrome"):
+        raise InvalidArgValue(f"trace_format must be 'text' or 'chrome', not {trace_format!r}")
     if trace is None:
         return None
+    if trace_format == "chrome":
+        if not callable(getattr(trace, "write", None)):
+            raise InvalidArgValue(
+                "trace_format='chrome' writes to a file object; a callable trace gets each pywasi.HostCall"
+            )
+        return ChromeTrace(trace)
     sink = tracing.sink_of(trace)
     if sink is None:
         raise InvalidArgType(f"trace must be a file object or a callable, not {describe(trace)}")

@@ -107,6 +107,10 @@ def command(directory: str) -> None:
     assert stats.report().startswith("function")
     with WASI(trace=sys.stderr) as traced:
         assert traced.get_import_object() == {"wasi_snapshot_preview1": traced.wasi_import}
+    events = io.StringIO()
+    with WASI(trace=events, trace_format="chrome"):
+        pass
+    assert events.getvalue() == "[]\n"
 
 
 def reactor() -> None:
