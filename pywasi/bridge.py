@@ -33,6 +33,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from types import FrameType
 
 import wasmtime
 from wasmtime import _ffi as ffi, _func as _public  # _public: wasmtime-py's host-function glue
@@ -120,7 +121,7 @@ def trap_message(function: str, error: BaseException) -> str:
 def _keep(error: BaseException) -> None:
     """Hand an exception to whoever entered the guest on this thread: `call`,
     or wasmtime-py's call of an export (through `_raise_kept`)."""
-    if _HOOKED or getattr(_local, "depth", 0):
+    if _HOOKED or getattr(_local, "depth", 0) > 0:
         _local.pending = error
     elif not _is_guest_trap(error):
         # A wasmtime-py without the hook: its module global, shared by threads.
@@ -145,7 +146,8 @@ def _raise_kept() -> None:
         if marker is not None and _public.LAST_EXCEPTION is marker:
             _public.LAST_EXCEPTION = None  # the public fallback's trap, kept by wasmtime-py
         raise error.error if isinstance(error, Stopped) else error
-    _original_raise()
+    if _original_raise is not None:
+        _original_raise()
 
 
 _HOOKED = callable(_original_raise) and callable(getattr(_public, "enter_wasm", None))
@@ -285,7 +287,8 @@ class Bridge:
         """Whether a thread (this one included) is inside one of this
         bridge's host calls: looked up in every thread's frames, so that
         the calls themselves pay nothing for it."""
-        for frame in sys._current_frames().values():
+        for top in sys._current_frames().values():
+            frame: FrameType | None = top
             while frame is not None:
                 if frame.f_code in _ENTRY_CODES and frame.f_locals.get("slots") is self.slots:
                     return True

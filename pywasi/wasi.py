@@ -59,7 +59,7 @@ class WASI:
     WASI(*, version="preview1", args=(), env=None, preopens=None,
          return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
          max_fds=<half the host's soft RLIMIT_NOFILE>, max_output=CAPTURED_64M, trace=None,
-         trace_format="text",         stats=None, timeout=None)
+         trace_format="text", stats=None, timeout=None)
 
     Beyond Node:
 
