@@ -287,8 +287,8 @@ class Bridge:
         """Whether a thread (this one included) is inside one of this
         bridge's host calls: looked up in every thread's frames, so that
         the calls themselves pay nothing for it."""
-        for top in sys._current_frames().values():
-            frame: FrameType | None = top
+        frame: FrameType | None  # no other name: a frame left in a local keeps its locals alive
+        for frame in sys._current_frames().values():
             while frame is not None:
                 if frame.f_code in _ENTRY_CODES and frame.f_locals.get("slots") is self.slots:
                     return True

@@ -80,8 +80,7 @@ def test_a_file_object_gets_a_whole_document_on_the_guests_thread(sandbox, sink)
     def guest():
         seen["tid"] = threading.get_native_id()
         seen["code"] = run(compile_c("trace_stdio.c"), args=["prog", "arg1"], env={"GREETING": "hi"},
-                           stdin=b"hello\n", stdout=io.BytesIO(), stderr=io.BytesIO(),
-                           trace=target, trace_format="chrome")
+                           input=b"hello\n", capture_output=True, trace=target, trace_format="chrome").returncode
 
     thread = threading.Thread(target=guest, name="runner")
     thread.start()
