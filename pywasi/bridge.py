@@ -442,7 +442,7 @@ def _on_unraisable(unraisable) -> None:
     bytecode: an async exception, a signal handler's): ctypes can only
     report it, and the guest goes on. Stop the guest with it instead."""
     code = getattr(unraisable.object, "__code__", None)
-    if code in CALLBACK_CODES and unraisable.exc_value is not None:
+    if code is not None and code in CALLBACK_CODES and unraisable.exc_value is not None:
         cells = dict(zip(code.co_freevars, unraisable.object.__closure__ or ()))
         bridge = _BRIDGES.get(id(cells["slots"].cell_contents)) if "slots" in cells else None
         if bridge is not None:

@@ -58,7 +58,7 @@ class Elided(str):
 class ElidedList(list):
     """The first elements of an array too long to show whole; `count` is its length."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # its length, in place of list.count
 
 
 def enum(cls: type[Enum], value):
