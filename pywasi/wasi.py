@@ -144,6 +144,7 @@ class WASI:
             fds.close_all()
             raise
 
+        self._host: Host
         if deterministic:
             self._host = DeterministicHost(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit, seed=seed)
         else:
