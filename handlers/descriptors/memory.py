@@ -19,6 +19,7 @@ from pywasi.generated.preview1 import Dirent, Errno, Filetype
 from pywasi.runtime.errors import WasiError
 
 from ..bits import FDFLAGS, FST, OFLAGS, RIGHTS
+from ..filesystems.host import refuse_too_long
 from ..filesystems.memory import DirNode, FileNode, LinkNode, MemoryFS, Node, filestat
 from .base import Descriptor
 from .directory import DIRECTORY_RIGHTS, Directory
@@ -325,6 +326,7 @@ class MemoryDirectory(Directory):
     def _named(self, path: str) -> tuple[DirNode, bytes, bool]:
         """(directory, name, trailing slash) for a call that names its last
         component without following it."""
+        refuse_too_long(path)  # the slash counts, as the kernel counts it
         bare = path.rstrip("/") or path
         directory, name = self.fs.parent(self.node, bare, False)
         return directory, name, bare != path

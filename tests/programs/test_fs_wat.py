@@ -260,6 +260,20 @@ def test_opening_a_directory_to_write_is_eisdir(box, filesystem, version):
     g.close()
 
 
+def test_a_path_of_path_max_bytes_is_nametoolong(guest, filesystem):
+    # As the kernel answers, on every kind of preopen; one byte less is an
+    # ordinary missing path.
+    for call in (
+        lambda p: guest("path_open", PREOPEN, 0, *guest.path(p), 0, RIGHTS.FD_READ, 0, 0, OUT),
+        lambda p: guest("path_create_directory", PREOPEN, *guest.path(p)),
+        lambda p: guest("path_unlink_file", PREOPEN, *guest.path(p)),
+        lambda p: guest("path_filestat_get", PREOPEN, 0, *guest.path(p), OUT),
+    ):
+        assert call(b"a/" * 2048) == Errno.NAMETOOLONG
+        assert call(b"a/" * 2047 + b"b") == Errno.NOENT
+    assert sorted(filesystem.tree()) == ["f"]
+
+
 def test_append_and_fdflags_through_the_abi(guest, filesystem):
     fd = guest.open(b"f", fdflags=FDFLAGS.APPEND)
     assert fdstat(guest, fd)[:2] == (4, FDFLAGS.APPEND)  # a regular file, appending
