@@ -13,6 +13,7 @@ import math
 import os
 import resource
 import socket
+import threading
 import time
 import warnings
 import weakref
@@ -160,6 +161,8 @@ class WASI:
         # timeout (pywasi.run's own stores: it stops them on a cancel).
         self._arm_epochs = self._timeout is not None
         self._stop: Stop | None = None  # the running guest's, while it runs
+        self._stop_lock = threading.Lock()
+        self._early_stop: tuple[str, BaseException] | None = None  # asked for before the guest ran
         # Collected without close(): release the host's fds all the same, and
         # say so, as a Python file does (not at exit, where the OS does it).
         self._finalizer = weakref.finalize(self, _collected, self._bridge, self._memory, self._host, self._trace)
@@ -278,7 +281,11 @@ class WASI:
                 if self._timeout is not None:
                     timeout, args = self._timeout, self._args
                     stop.fire_at(time.monotonic() + timeout, "timeout", lambda: TimeoutExpired(args, timeout))
-                self._stop = stop
+                with self._stop_lock:
+                    self._stop = stop
+                    early, self._early_stop = self._early_stop, None
+                if early is not None:
+                    stop.fire(*early)
                 with interrupt.epoch_on_sigint(stop):
                     bridge.call(store, func)
         except ProcExit:
@@ -298,10 +305,14 @@ class WASI:
             raise stopped
 
     def _stop_run(self, reason: str, error: BaseException) -> bool:
-        """End the running guest from another thread (a cancel): start()
-        raises `error`. Whether a guest was running to stop."""
-        stop = self._stop
-        return stop is not None and stop.fire(reason, error)
+        """End the guest from another thread (a cancel): start() raises
+        `error`. Asked before the guest runs, it ends as soon as it starts."""
+        with self._stop_lock:
+            stop = self._stop
+            if stop is None:
+                self._early_stop = (reason, error)
+                return True
+        return stop.fire(reason, error)
 
     def _counts(self) -> tuple[int, int, int]:
         """(host calls, bytes read, bytes written) so far, for a usage record."""

@@ -475,3 +475,19 @@ def test_runs_fan_out_through_a_process_pool(tmp_path):
         with pytest.raises(RunError) as info:
             checked.result(timeout=120)
         assert info.value.result.trap.endswith("(in main)")
+
+
+def test_a_cancel_before_the_guest_starts_is_not_lost():
+    # run_async's cancel can come between setting a run up and its start().
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    engine = wasmtime.Engine(config)
+    store, linker = wasmtime.Store(engine), wasmtime.Linker(engine)
+    with pywasi.WASI(timeout=60) as wasi:
+        wasi.define(linker)
+        instance = linker.instantiate(store, wasmtime.Module(engine, LOOP))
+        wasi._stop_run("interrupt", KeyboardInterrupt())
+        outcome, took = timed(lambda: wasi.start(instance, store))
+    assert isinstance(outcome, KeyboardInterrupt) and took < LATE
