@@ -97,10 +97,16 @@ def ready(fd: int, mask: int) -> bool:
 def sleep_until(deadline_ns: int) -> None:
     """Sleep until the monotonic `deadline_ns`, ended early by a stop.
 
-    poll() counts whole milliseconds: the last fraction is slept with
-    nanosleep, so a 10 ms sleep wakes within a fraction of a millisecond of
-    its deadline, and a stop during it is seen within a millisecond."""
-    if _bound.wake >= 0 and deadline_ns - time.monotonic_ns() > 1_000_000:
-        wait({}, deadline_ns - 1_000_000)
+    The last stretch (all of a short sleep) is one nanosleep: one wakeup, so
+    a 10 ms sleep wakes within a fraction of a millisecond of its deadline,
+    even on a busy machine; a stop during it is seen within _SHORT_SLEEP_NS.
+    Before that, a stop ends the sleep at once."""
+    if _bound.wake >= 0 and deadline_ns - time.monotonic_ns() > _SHORT_SLEEP_NS:
+        wait({}, deadline_ns - _SHORT_SLEEP_NS)
     while (left := deadline_ns - time.monotonic_ns()) > 0:
         time.sleep(min(left, 86_400 * 1_000_000_000) / 1e9)
+
+
+# A sleep this short is not cut short by a stop (it still comes well within
+# the 100 ms a timeout may take to fire).
+_SHORT_SLEEP_NS = 20_000_000
