@@ -174,14 +174,16 @@ class GuestMemory:
             if buf + n > self.size:
                 self.check(buf, n, 1, function)
             return [self.u8[buf : buf + n]]
-        pairs = list(layout.iter_unpack(self.u8[ptr : ptr + count * layout.size]))
-        size = self.size
-        for buf, n in pairs:
-            if buf + n > size:
-                self.check(buf, n, 1, function)
-                size = self.size
-        u8 = self.u8  # after the last check: a check may have replaced the views
-        return [u8[buf : buf + n] for buf, n in pairs]
+        while True:
+            u8, size = self.u8, self.size
+            views = []
+            for buf, n in layout.iter_unpack(u8[ptr : ptr + count * layout.size]):
+                if buf + n > size:
+                    self.check(buf, n, 1, function)  # traps, or replaces the views:
+                    break  # start over from the new ones
+                views.append(u8[buf : buf + n])
+            else:
+                return views
 
     def records(self, ptr: int, count: int, size: int, get: Callable) -> list:
         """`count` records of `size` bytes from `ptr` (already checked), each
