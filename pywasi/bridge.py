@@ -72,10 +72,11 @@ _trap_new = _c("wasmtime_trap_new", _VOID, ctypes.c_char_p, _SIZE)
 _func_call = _c("wasmtime_func_call", _VOID, _VOID, _VOID, _VOID, _SIZE, _VOID, _SIZE, ctypes.POINTER(_VOID))
 _memory_data = _c("wasmtime_memory_data", _VOID, _VOID, _VOID)
 _memory_data_size = _c("wasmtime_memory_data_size", _SIZE, _VOID, _VOID)
+_caller_context = _c("wasmtime_caller_context", _VOID, _VOID)
 
 RAW = (
     os.environ.get("PYWASI_BRIDGE") != "public"
-    and None not in (_define_unchecked, _trap_new, _func_call, _memory_data, _memory_data_size)
+    and None not in (_define_unchecked, _trap_new, _func_call, _memory_data, _memory_data_size, _caller_context)
 )
 
 # Callbacks wasmtime still holds, by the key passed as their data; wasmtime's
@@ -111,6 +112,9 @@ def trap_message(function: str, error: BaseException) -> str:
             return f"pywasi: {function} called before wasi.start() or initialize()"
         case Closed():
             return f"pywasi: {function} called after wasi.close()"
+        case ForeignStore():
+            return (f"pywasi: {function} called from another store than the one this WASI object is bound to"
+                    " (one WASI object serves one instance)")
         case Stopped(error=KeyboardInterrupt()):
             return f"pywasi: interrupted in {function}"
         case Stopped(error=stopped):
@@ -166,26 +170,28 @@ def _raw_trap(function: str, error: BaseException) -> int:
 _SLOT = {"i32": "I12x", "i64": "Q8x"}  # a wasmtime_val_raw_t is 16 bytes
 
 
-def _raw_callback(name: str, slots: list, index: int, params: tuple, results: tuple):
+def _raw_callback(name: str, slots: list, index: int, params: tuple, results: tuple, store: list):
     """The callback, and a function that says how often it was called."""
     unpack = struct.Struct("<" + "".join(_SLOT[p] for p in params)).unpack_from
     words = max(len(params), len(results), 1) * 4
     view_at = (ctypes.c_int32 * words).from_address
-    views: dict[int, memoryview] = {}
+    frames: dict[int, tuple] = {}
     calls = 0  # a closure's own int: the cheapest count there is (about 10 ns)
 
-    # The arguments arrive in a buffer on the trampoline's stack, which is at
-    # the same address call after call from one call site: views of it are
-    # cached by address (and the cache is bounded).
+    # The arguments arrive in a buffer on the trampoline's stack, and the
+    # caller (whose first word is its store's context) just below it: both
+    # at the same addresses call after call from one call site, so views of
+    # them are cached by the arguments' address (and the cache is bounded).
+    # `store[0]` is the bound store's context: a call from any other store
+    # traps (_enter) before it can reach the bound instance's memory.
     def callback(env, caller, args):
         nonlocal calls
         calls += 1
         try:
-            v = views.get(args)
-            if v is None:
-                if len(views) > 64:
-                    views.clear()
-                v = views[args] = memoryview(view_at(args)).cast("B").cast("i")
+            f = frames.get(args)
+            if f is None or f[0] != caller or f[2][0] != store[0]:
+                f = _enter(frames, args, caller, view_at, store)
+            v = f[1]
             result = slots[index](*unpack(v))
             if result is not None:
                 v[0] = result
@@ -196,16 +202,35 @@ def _raw_callback(name: str, slots: list, index: int, params: tuple, results: tu
     return callback, lambda: calls
 
 
+def _enter(frames: dict, args: int, caller: int, view_at, store: list) -> tuple:
+    """A callback's slow path: views of a new call site, checked."""
+    if len(frames) > 64:
+        frames.clear()
+    context = memoryview((ctypes.c_uint64 * 1).from_address(caller)).cast("B").cast("Q")
+    if context[0] != (_caller_context(caller) or 0):  # read as wasmtime's C API reads it
+        raise RuntimeError("this wasmtime lays its caller out otherwise: pywasi cannot tell its store")
+    f = frames[args] = (caller, memoryview(view_at(args)).cast("B").cast("i"), context)
+    if store[0] and context[0] != store[0]:
+        raise ForeignStore
+    return f
+
+
+class ForeignStore(Exception):
+    """A host call from an instance in another store than the bound one."""
+
+
 CALLBACK_CODES: set = set()  # code objects of callbacks, for signal handlers and close()
 
 
-def _public_callback(name: str, slots: list, index: int):
+def _public_callback(name: str, slots: list, index: int, store: list):
     calls = 0
 
-    def callback(*args):
+    def callback(caller, *args):
         nonlocal calls
         calls += 1
         try:
+            if store[0] and _address(caller._context()) != store[0]:
+                raise ForeignStore
             return slots[index](*args)
         except BaseException as error:  # noqa: B036
             _keep(error)
@@ -215,8 +240,8 @@ def _public_callback(name: str, slots: list, index: int):
     return callback, lambda: calls
 
 
-CALLBACK_CODES.add(_raw_callback("", [], 0, (), ())[0].__code__)
-CALLBACK_CODES.add(_public_callback("", [], 0)[0].__code__)
+CALLBACK_CODES.add(_raw_callback("", [], 0, (), (), [0])[0].__code__)
+CALLBACK_CODES.add(_public_callback("", [], 0, [0])[0].__code__)
 
 
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
@@ -235,6 +260,7 @@ class Bridge:
         self.live: list[Callable] | None = None
         self.counts: list[Callable[[], int]] = []  # each callback's call count
         self.stopping: BaseException | None = None
+        self.store = [0]  # the bound store's context (an address); 0: none yet
         _BRIDGES[id(self.slots)] = self
 
     def calls(self) -> int:
@@ -250,12 +276,12 @@ class Bridge:
             if RAW:
                 self._define_raw(linker, name, index, info, ty)
             else:
-                callback, count = _public_callback(name, self.slots, index)
-                linker.define_func(self.namespace, name, ty, callback)
+                callback, count = _public_callback(name, self.slots, index, self.store)
+                linker.define_func(self.namespace, name, ty, callback, access_caller=True)
                 self.counts.append(count)
 
     def _define_raw(self, linker, name, index, info, ty) -> None:
-        function, count = _raw_callback(name, self.slots, index, info.core_params, info.core_results)
+        function, count = _raw_callback(name, self.slots, index, info.core_params, info.core_results, self.store)
         callback = CALLBACK(function)
         self.counts.append(count)
         key = next(_keys)
@@ -268,9 +294,13 @@ class Bridge:
             _LIVE.pop(key, None)
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
 
-    def install(self, stubs: dict[str, Callable], before: Callable[[], None] | None = None) -> None:
-        """Make the bridge live: callbacks now reach these stubs. `before` runs
-        ahead of every call (a memory that may move refreshes itself)."""
+    def install(
+        self, stubs: dict[str, Callable], store: wasmtime.Store, before: Callable[[], None] | None = None
+    ) -> None:
+        """Make the bridge live: callbacks now reach these stubs, from `store`
+        only. `before` runs ahead of every call (a memory that may move
+        refreshes itself)."""
+        self.store[0] = _address(store._context())
         live = [stubs[n] for n in self.names]
         if before is not None:
             live = [_preceded(before, stub) for stub in live]
@@ -503,7 +533,7 @@ def call(store: wasmtime.Store, func: wasmtime.Func) -> None:
 def _is_guest_trap(error: BaseException) -> bool:
     """A failure that is the guest's to see, as a trap with a message (a bad
     pointer, a call after close), rather than an exception for the host."""
-    return isinstance(error, (GuestTrap, Closed))
+    return isinstance(error, (GuestTrap, Closed, ForeignStore))
 
 
 # Linear memory -------------------------------------------------------------------

@@ -266,7 +266,7 @@ class WASI:
             stubs = self._stats.stubs(self._abi, stubs)
         if self._trace is not None:
             stubs = tracing.trace_stubs(self._abi, stubs, self._memory, self._trace)
-        self._bridge.install(stubs, before=self._memory.refresh if moving else None)
+        self._bridge.install(stubs, store, before=self._memory.refresh if moving else None)
         interrupt.attach(self._bridge)
 
     def _run(self, store: wasmtime.Store, func: wasmtime.Func) -> None:

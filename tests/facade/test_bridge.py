@@ -504,3 +504,39 @@ def test_exceptions_delivered_while_the_guest_runs_end_it(how):
     raised = {"raised Deadline"} | ({"raised WasmtimeError from Deadline"} if how == "async" else set())
     assert (out.returncode, out.stderr) == (0, ""), out
     assert len(out.stdout.splitlines()) == 4 and set(out.stdout.splitlines()) <= raised, out.stdout
+
+
+def test_one_wasi_object_in_two_stores():
+    # The WASI object is bound to one instance; another instance of the same
+    # linker, in another store and never started, calls fd_write and fd_read:
+    # both trap saying so, and neither touches the bound instance's memory or
+    # stdio (before: fd_write wrote the bound instance's bytes, fd_read
+    # overwrote them).
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    out = io.BytesIO()
+    wasi = WASI(stdin=b"from stdin", stdout=out)
+    wasi.define(linker)
+    text = WRITE_AT.replace('(memory (export "memory") 1)', """
+      (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "read_at") (param $iov i32) (param $out i32) (result i32)
+        (call $read (i32.const 0) (local.get $iov) (i32.const 1) (local.get $out)))""")
+    module = wasmtime.Module(engine, wat(text))
+    bound_store, other_store = wasmtime.Store(engine), wasmtime.Store(engine)
+    bound = linker.instantiate(bound_store, module)
+    other = linker.instantiate(other_store, module)
+    wasi.start(bound, bound_store)
+    b, e = bound.exports(bound_store), other.exports(other_store)
+    for exports, store in ((b, bound_store), (e, other_store)):  # an iovec at 0: "grown\n"
+        exports["store"](store, 0, 32)
+        exports["store"](store, 4, 6)
+    memory = b["memory"]
+    before = memory.read(bound_store, 0, 128)
+    for export, name in (("write_at", "fd_write"), ("read_at", "fd_read")):
+        with pytest.raises(wasmtime.WasmtimeError, match=rf"pywasi: {name} called from another store"):
+            e[export](other_store, 0, 8)
+    assert memory.read(bound_store, 0, 128) == before
+    assert out.getvalue() == b""
+    assert b["write_at"](bound_store, 0, 8) == 0  # the bound instance goes on as before
+    assert out.getvalue() == b"grown\n"
