@@ -16,6 +16,10 @@ and flag values. After every call:
   succeeded with a bad buffer reached through an iovec;
 - memory changed only where the call may write, and not at all when it
   trapped or failed;
+- a read of in-memory stdin put the bytes it consumed into its iovecs in
+  order, and a write to captured output appended exactly the bytes of its
+  iovecs (memory grows between calls, through the `grow` export, and during
+  them, through an output that runs the guest to grow it);
 - no Python exception escaped, and none was left for a later call.
 
 After every example: the host's fd count is back where it was, nothing
@@ -50,6 +54,7 @@ from pywasi.audit import ENOSYS, status_of
 from pywasi.codegen import abi as lowering, model as m
 from pywasi.codegen.layout import layout
 from pywasi.generated.preview1 import Clockid, Errno
+from pywasi.handlers.descriptors.stdio import MemoryInput, MemoryOutput
 from pywasi.handlers.filesystems import host as sandbox
 from pywasi.runtime.errors import WasiError
 from pywasi.handlers.host import Host
@@ -130,6 +135,7 @@ class Caller:
         self.taken: list[int] = []
         self.closed: set[int] = set()
         self.paths = path_strategy(inst)
+        self.grown: tuple[int, int] | None = None  # the pages the last `grow` added
 
     def draw(self, strategy):
         return self.data.draw(strategy)
@@ -170,10 +176,18 @@ class Caller:
 
     # Regions -----------------------------------------------------------------
 
-    def pointer(self, size: int, align: int) -> int:
+    def pointer(self, size: int, align: int, grown: int = 0) -> int:
+        """A pointer to `size` bytes: mostly good ones; `grown` weighs the
+        pages the last `grow` added (the host has not looked at them yet
+        unless a call reached them)."""
         mem = self.inst.memory_size
-        kind = self.draw(st.sampled_from(("fits",) * 24 + ("overlap",) * 3 + ("end", "misaligned", "wild")))
-        if kind == "overlap" and self.taken:
+        kinds = ("fits",) * 24 + ("overlap",) * 3 + ("end", "misaligned", "wild")
+        if self.grown is not None and grown:
+            kinds += ("grown",) * grown
+        kind = self.draw(st.sampled_from(kinds))
+        if kind == "grown" and self.grown[0] + size <= mem:
+            p = self.draw(st.integers(self.grown[0], mem - size))
+        elif kind == "overlap" and self.taken:
             p = self.draw(st.sampled_from(self.taken)) + self.draw(st.integers(-8, 8))
         elif kind == "end":
             p = mem - size + self.draw(st.integers(-9, 9))
@@ -258,7 +272,7 @@ class Caller:
         for _ in range(min(a[count], 6)):
             n = self.draw(st.integers(0, 64)) if many else self.length()
             record = bytearray(lay.size)
-            struct.pack_into("<I", record, bo, self.pointer(n, 1))
+            struct.pack_into("<I", record, bo, self.pointer(n, 1, grown=24))
             struct.pack_into("<I", record, lo, n)
             records.append(bytes(record))
         written = a[count] if many else len(records)
@@ -393,7 +407,7 @@ def check(version: str, inst: world.Instance, name: str, a: dict, before: bytes,
     bad_nested = [r for r in nested if not r.good(size)]
     if kind == "trap":
         assert bad_top or bad_nested, f"{where} trapped with every region good: {value}"
-        assert after == before, f"{where} trapped after writing memory"
+        assert after[: len(before)] == before, f"{where} trapped after writing memory"
         bounds, align = TRAP_BOUNDS.search(value), TRAP_ALIGN.search(value)
         assert bounds or align, f"{where}: not a bad-pointer trap: {value}"
         if bounds:
@@ -410,6 +424,7 @@ def check(version: str, inst: world.Instance, name: str, a: dict, before: bytes,
     assert not bad_top, f"{where} answered {Errno(value).name} with a bad region: {bad_top}"
     if bad_nested:
         assert value != 0, f"{where} succeeded with a bad buffer: {bad_nested}"
+    assert not after[len(before) :].strip(b"\0"), f"{where}: memory grown during the call is not zero"
     changed = _changed(before, after)
     assert value == 0 or not changed, f"{where} failed with {Errno(value).name} but wrote at {changed[:8]}"
     if changed:
@@ -482,6 +497,47 @@ RESULTS = {
 }
 
 
+def _memory_stream(inst: world.Instance, name: str, a: dict):
+    """For fd_read of in-memory stdin or fd_write to captured output: the
+    descriptor and where its stream stood before the call."""
+    if name not in ("fd_read", "fd_write"):
+        return None
+    try:
+        d = inst.wasi._host.fds.get(a["fd"] & MASK32)
+    except WasiError:
+        return None
+    if name == "fd_read" and isinstance(d, MemoryInput):
+        return d, d.source.tell()
+    if name == "fd_write" and isinstance(d, MemoryOutput):
+        return d, len(d.sink.getvalue())
+    return None
+
+
+def check_stream(version: str, inst: world.Instance, name: str, a: dict, before: bytes, d, at: int) -> None:
+    """The bytes a successful read or write moved are exactly those of its
+    iovecs, in order, whichever of them lie in memory grown since the host
+    last looked (a stale view would have dropped them)."""
+    where = f"{version} {name}({a})"
+    after = inst.snapshot()
+    _, nested = guest.regions(version, name, a, before, inst.argv, inst.environ)
+    size_out = a["size_out"] & MASK32
+    count = struct.unpack_from("<I", after, size_out)[0]
+    if name == "fd_write":
+        out = d.sink.getvalue()[at:]
+        sent = b"".join(before[r.ptr : r.ptr + r.size] for r in nested)
+        assert out == sent[: len(out)], f"{where} wrote {out[:40]!r}, not its iovecs' {sent[:40]!r}"
+        assert count == len(out) or any(r.ptr < size_out + 4 and size_out < r.ptr + r.size for r in nested), where
+        return
+    data = world.STDIN[at : d.source.tell()]
+    spans = [(r.ptr, r.ptr + r.size) for r in nested] + [(size_out, size_out + 4)]
+    if any(p < q_end and q < p_end for i, (p, p_end) in enumerate(spans) for q, q_end in spans[i + 1 :]):
+        return  # overlapping buffers: which write won is not the point here
+    assert count == len(data), f"{where} says it read {count} bytes, the stream gave {len(data)}"
+    for r in nested:
+        chunk, data = data[: r.size], data[r.size :]
+        assert after[r.ptr : r.ptr + len(chunk)] == chunk, f"{where}: {r.what} got {after[r.ptr : r.ptr + len(chunk)]!r}, not {chunk!r}"
+
+
 def _changed(before: bytes, after: bytes) -> list[int]:
     if before == after:
         return []
@@ -502,8 +558,11 @@ def do_call(version: str, inst: world.Instance, caller: Caller, name: str, a: di
     info = guest.lowerings(version)[name]
     args = [signed_core(a[c.name], c.wasm) for c in info.core_params]
     before = inst.snapshot()
+    stream = _memory_stream(inst, name, a)
     outcome = call(inst, name, args)
     check(version, inst, name, a, before, outcome)
+    if stream is not None and outcome == ("errno", 0):
+        check_stream(version, inst, name, a, before, *stream)
     STATS[f"{version} {name}"][_label(outcome)] += 1
     caller.closed |= fds - set(inst.open_fds())
     if name == "sock_accept" and outcome == ("errno", 0):
@@ -538,8 +597,8 @@ def run_example(data, version: str) -> None:
     strategy = data.draw(st.sampled_from([s for s in ("openat2", "walk") if s != "openat2" or sandbox.OPENAT2_WORKS]))
     stdio = data.draw(st.fixed_dictionaries({
         "stdin": st.sampled_from(["pipe", "memory"]),
-        "stdout": st.sampled_from(["memory", "devnull", "file"]),
-        "stderr": st.sampled_from(["memory", "devnull"]),
+        "stdout": st.sampled_from(["memory", "growing", "devnull", "file"]),
+        "stderr": st.sampled_from(["memory", "growing", "devnull"]),
     }))
     max_fds = data.draw(st.sampled_from([None, 1024, 9]))
     observed = data.draw(st.booleans())
@@ -553,7 +612,7 @@ def run_example(data, version: str) -> None:
     try:
         inst.write(0, fill.randbytes(inst.memory_size))
         caller = Caller(data, inst)
-        names = list(guest.lowerings(version)) + ["grow"]
+        names = list(guest.lowerings(version)) + ["grow"] * 4
         with Untouched(inst.world, keep="box"):
             opens = data.draw(st.lists(st.sampled_from(OPENS), max_size=4, unique=True))
             for fd, path, oflags in opens:
@@ -562,7 +621,10 @@ def run_example(data, version: str) -> None:
             while done < CALLS_PER_EXAMPLE:
                 name = data.draw(st.sampled_from(names))
                 if name == "grow":
+                    old = inst.memory_size
                     inst.exports["grow"](inst.store, data.draw(st.integers(0, 2)))
+                    if inst.memory_size > old:
+                        caller.grown = (old, inst.memory_size)
                     continue
                 done += 1
                 caller.taken = []

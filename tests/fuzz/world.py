@@ -20,7 +20,7 @@ from pywasi.handlers.descriptors.directory import Directory
 from pywasi.handlers.descriptors.file import File
 from pywasi.handlers.descriptors.socket import Socket
 from pywasi.handlers.descriptors.stdio import HostStream, MemoryInput, MemoryOutput
-from tests.fuzz.guest import compiled
+from tests.fuzz.guest import MAX_PAGES, compiled
 
 ARGS = ["fuzz", "ärg", ""]
 ENV = {"HOME": "/", "EMPTY": ""}
@@ -85,10 +85,27 @@ COMPONENTS = (
 )
 
 
+class GrowingOutput(io.BytesIO):
+    """Captured output whose every write first runs the guest again: its
+    `grow` export adds a page (while there is room), so memory grows in the
+    middle of the host call writing to it."""
+
+    def __init__(self, inst: "Instance"):
+        super().__init__()
+        self.inst = inst
+
+    def write(self, data) -> int:
+        inst = self.inst
+        if inst.memory_size < MAX_PAGES * 65536:
+            inst.exports["grow"](inst.store, 1)
+        return super().write(data)
+
+
 class Instance:
     """One guest instance over a fresh world. `stdin` is "pipe" (a pipe at
-    EOF) or "memory"; `stdout` and `stderr` "memory", "devnull" or "file"
-    (a file outside the world). Nothing the guest can reach blocks: the
+    EOF) or "memory"; `stdout` and `stderr` "memory", "growing" (captured,
+    growing the guest's memory on every write), "devnull" or "file" (a file
+    outside the world). Nothing the guest can reach blocks: the
     listener always has a connection waiting (whose client has written and
     closed), and stdin never waits for data."""
 
@@ -146,6 +163,8 @@ class Instance:
     def _output(self, kind: str, name: str):
         if kind == "memory":
             return io.BytesIO()
+        if kind == "growing":
+            return GrowingOutput(self)
         if kind == "devnull":
             fd = os.open(os.devnull, os.O_WRONLY)
         else:
