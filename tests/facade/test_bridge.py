@@ -245,6 +245,8 @@ def test_supported_wasmtime_range():
     major = int(version("wasmtime").split(".")[0])
     assert low <= major < high, f"wasmtime {version('wasmtime')} is outside the supported {spec}"
     assert bridge.RAW or os.environ.get("PYWASI_BRIDGE") == "public", "the raw C API is missing from this wheel"
+    # wasmtime-py's hook through which a host call's exception reaches the thread that called
+    assert bridge._HOOKED and wasmtime._func.maybe_raise_last_exn is bridge._raise_kept
 
 
 REENTER_SCRIPT = """
