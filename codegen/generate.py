@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from . import cplan
 from . import model as m
-from .emit import format_sources, render
+from .emit import format_c, format_sources, render
 from .pymodule import Planner
 from .resolve import load_dir
 
@@ -89,12 +90,17 @@ def plan(witx_root: Path, out_dir: Path) -> list[Output]:
         Output(out_dir / "versions.py", render("versions.py.j2", sources=sources, versions=versions, default=CANONICAL))
     )
     outputs.append(Output(out_dir / "__init__.py", render("init.py.j2")))
+    specs = [(v.witx, canonical if v.witx == CANONICAL else load_dir(witx_root / v.witx)) for v in VERSIONS]
+    native = cplan.plan(specs, canonical, sources)
+    outputs.append(Output(out_dir / "native.h", render("native.h.j2", **_context(native))))
+    outputs.append(Output(out_dir / "native.c", render("native.c.j2", **_context(native))))
     return _formatted(outputs)
 
 
 def _formatted(outputs: list[Output]) -> list[Output]:
-    texts = format_sources([o.text for o in outputs])
-    return [Output(o.path, text) for o, text in zip(outputs, texts)]
+    python = [o for o in outputs if o.path.suffix == ".py"]
+    texts = dict(zip((o.path for o in python), format_sources([o.text for o in python])))
+    return [Output(o.path, texts[o.path] if o.path in texts else format_c(o.text)) for o in outputs]
 
 
 def plan_custom(witx_dir: Path, out_file: Path, canonical_root: Path) -> list[Output]:

@@ -18,6 +18,8 @@ from pywasi.generated.interface import Handlers
 from pywasi.generated.versions import BY_NAMESPACE, VERSIONS
 from pywasi.handlers.host import Host
 
+from . import native
+
 FORMATS = ("table", "markdown", "json")
 IMPLEMENTED = "implemented"
 ENOSYS = "enosys"
@@ -250,6 +252,7 @@ def render_versions(versions: tuple[VersionAudit, ...], fmt: str) -> str:
                 detail = f.handler if f.status == IMPLEMENTED else f.reason or ""
                 out.append(f"  {f.name:<{width}}  {_status_word(f.status):<11}  {detail}".rstrip())
         out.append("")
+    out.append(f"host calls in C: {native.STATUS}")
     return "\n".join(out).rstrip() + "\n"
 
 

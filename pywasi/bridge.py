@@ -68,6 +68,10 @@ def _c(name: str, restype, *argtypes):
 _define_unchecked = _c(
     "wasmtime_linker_define_func_unchecked", _VOID, _VOID, ctypes.c_char_p, _SIZE, ctypes.c_char_p, _SIZE, _VOID, CALLBACK, _VOID, FINALIZER
 )
+# The same, for a C callback (the C hot path, pywasi/native.py).
+_define_unchecked_c = _c(
+    "wasmtime_linker_define_func_unchecked", _VOID, _VOID, ctypes.c_char_p, _SIZE, ctypes.c_char_p, _SIZE, _VOID, _VOID, _VOID, _VOID
+)
 _trap_new = _c("wasmtime_trap_new", _VOID, ctypes.c_char_p, _SIZE)
 _func_call = _c("wasmtime_func_call", _VOID, _VOID, _VOID, _VOID, _SIZE, _VOID, _SIZE, ctypes.POINTER(_VOID))
 _memory_data = _c("wasmtime_memory_data", _VOID, _VOID, _VOID)
@@ -251,8 +255,10 @@ class Bridge:
     """One WASI instance's host functions: the slots the callbacks call
     through, and their registration in linkers."""
 
-    def __init__(self, namespace: str, functions: dict, not_started: Callable[[str], Callable]):
+    def __init__(self, namespace: str, functions: dict, not_started: Callable[[str], Callable], native=None):
         self.namespace = namespace
+        self.native = native  # pywasi.native.NativeCalls, or None
+        self.plain = False  # the stubs installed are the plain ones (no trace, no stats)
         self.functions = functions  # name -> FunctionInfo
         self.names = list(functions)
         self.waiting = [not_started(n) for n in self.names]
@@ -287,28 +293,47 @@ class Bridge:
         key = next(_keys)
         _LIVE[key] = callback
         module, field = self.namespace.encode(), name.encode()
-        error = _define_unchecked(
-            _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), callback, key, _finalize
-        )
+        if self.native is not None and self.native.serves(name):
+            # The C callback answers what it can and hands the rest to `callback`.
+            code, env = self.native.entry(name, _address(callback), _address(_finalize), key)
+            error = _define_unchecked_c(
+                _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), code, env,
+                self.native.finalizer,
+            )
+            if error:
+                FINALIZER(self.native.finalizer)(env)
+        else:
+            error = _define_unchecked(
+                _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), callback, key,
+                _finalize,
+            )
         if error:
             _LIVE.pop(key, None)
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
 
     def install(
-        self, stubs: dict[str, Callable], store: wasmtime.Store, before: Callable[[], None] | None = None
+        self,
+        stubs: dict[str, Callable],
+        store: wasmtime.Store,
+        before: Callable[[], None] | None = None,
+        plain: bool = False,
     ) -> None:
         """Make the bridge live: callbacks now reach these stubs, from `store`
         only. `before` runs ahead of every call (a memory that may move
-        refreshes itself)."""
+        refreshes itself). `plain`: the stubs are the generated ones, which C
+        callbacks may stand in for."""
         self.store[0] = _address(store._context())
         live = [stubs[n] for n in self.names]
         if before is not None:
             live = [_preceded(before, stub) for stub in live]
         self.live = live
         self.slots[:] = live
+        self.plain = plain
+        self._native(plain)
 
     def close(self) -> None:
         """Every next host call traps, saying the WASI object was closed."""
+        self._native(False)
         self.live = None
         self.waiting = [_closed] * len(self.names)
         self.slots[:] = self.waiting
@@ -356,6 +381,7 @@ class Bridge:
         (a timeout; a guest in a pure loop also needs the engine's epoch).
         One exception, once: then the bridge is as before."""
         self.stopping = error
+        self._native(False)
         self.slots[:] = [self._deliver] * len(self.slots)
 
     def _deliver(self, *args):
@@ -367,7 +393,13 @@ class Bridge:
         host call since); the bridge is live again either way."""
         error, self.stopping = self.stopping, None
         self.slots[:] = self.live if self.live is not None else self.waiting
+        self._native(self.live is not None and self.plain)
         return error
+
+    def _native(self, on: bool) -> None:
+        """C callbacks serve their calls (on) or hand every call to the slots."""
+        if self.native is not None:
+            self.native.switch(on)
 
 
 class RefreshedAfter:

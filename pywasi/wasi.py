@@ -30,7 +30,7 @@ from pywasi.handlers.fdtable import FdTable
 from pywasi.handlers.host import DeterministicHost, Host
 from pywasi.handlers.preopens import HostDir
 
-from . import bridge, interrupt, trace as tracing
+from . import bridge, interrupt, native, trace as tracing
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, NotStarted, OutOfRange, describe
 from .options import Args, Env, Output, Preopens, Sockets, Stdin, TraceTarget
 from .preopen import ReadOnly
@@ -151,7 +151,8 @@ class WASI:
         else:
             self._host = Host(args=argv, env=environ, fds=fds, return_on_exit=return_on_exit)
         self._memory = GuestMemory()
-        self._bridge = bridge.Bridge(self._abi.MODULE, self._abi.FUNCTIONS, _not_started)
+        self._native = native.calls_for(self._host, chosen.module.rsplit(".", 1)[1])
+        self._bridge = bridge.Bridge(self._abi.MODULE, self._abi.FUNCTIONS, _not_started, self._native)
         self._started = False
         self._closed = False
         self._store: wasmtime.Store | None = None
@@ -266,7 +267,10 @@ class WASI:
             stubs = self._stats.stubs(self._abi, stubs)
         if self._trace is not None:
             stubs = tracing.trace_stubs(self._abi, stubs, self._memory, self._trace)
-        self._bridge.install(stubs, store, before=self._memory.refresh if moving else None)
+        if self._native is not None:
+            self._native.bind(store, memory)
+        plain = self._stats is None and self._trace is None
+        self._bridge.install(stubs, store, before=self._memory.refresh if moving else None, plain=plain)
         interrupt.attach(self._bridge)
 
     def _run(self, store: wasmtime.Store, func: wasmtime.Func) -> None:

@@ -15,7 +15,7 @@ def test_checked_in_files_are_what_the_spec_gives():
     witx, out = generate.default_paths()
     outputs = generate.plan(witx, out)
     assert sorted(o.path.name for o in outputs) == [
-        "__init__.py", "errno.py", "interface.py", "preview0.py", "preview1.py", "versions.py"
+        "__init__.py", "errno.py", "interface.py", "native.c", "native.h", "preview0.py", "preview1.py", "versions.py"
     ]
     assert generate.stale(outputs) == []
 

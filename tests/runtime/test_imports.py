@@ -18,7 +18,7 @@ from tests.support import ROOT
 # The modules that must import pywasi only at their top. The command line
 # (pywasi/cli.py) is left out: it defers work until a subcommand needs it.
 LAYERS = ["generated", "handlers", "pywasi/runtime", "pywasi/wasi.py", "pywasi/bridge.py",
-          "pywasi/trace.py", "pywasi/audit.py", "pywasi/runner.py", "pywasi/errors.py"]
+          "pywasi/trace.py", "pywasi/audit.py", "pywasi/native.py", "pywasi/runner.py", "pywasi/errors.py"]
 
 
 def _files() -> list[Path]:

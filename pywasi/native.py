@@ -1,0 +1,114 @@
+"""The C hot path (the optional extension pywasi._native), when it is built.
+
+Calls whose whole semantics can live outside Python (args_*, environ_*,
+clock_*, random_get, sched_yield: codegen/cplan.py lists them) are then
+registered as C callbacks, generated from the same lowering as the Python
+stubs (generated/native.c). They run without the GIL. Each hands its call,
+unchanged, to the Python callback the bridge would have registered whenever
+C must not answer: before start and after close, while an interrupt is
+pending, when trace or stats are on, when the caller's store is not the one
+the WASI object was started with, or when the handler is not the one whose
+semantics native/calls.c has (a subclass overriding it).
+
+PYWASI_NATIVE=0 forces pure Python; `STATUS` says which is in force and why
+(`pywasi audit` prints it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from wasmtime import _ffi as ffi
+
+from pywasi.handlers.calls.args_env import ArgsEnv
+from pywasi.handlers.calls.clock import Clocks
+from pywasi.handlers.calls.proc import Process
+from pywasi.handlers.calls.random import Randomness
+
+from . import bridge
+
+# The Python handlers whose semantics the C handlers have.
+SEMANTICS = {
+    "args_get": ArgsEnv.args_get,
+    "args_sizes_get": ArgsEnv.args_sizes_get,
+    "environ_get": ArgsEnv.environ_get,
+    "environ_sizes_get": ArgsEnv.environ_sizes_get,
+    "clock_res_get": Clocks.clock_res_get,
+    "clock_time_get": Clocks.clock_time_get,
+    "random_get": Randomness.random_get,
+    "sched_yield": Process.sched_yield,
+}
+
+_VOID = ctypes.c_void_p
+
+
+def _address(name: str) -> int:
+    try:
+        return ctypes.cast(getattr(ffi.dll, name), _VOID).value or 0
+    except AttributeError:
+        return 0
+
+
+try:
+    if os.environ.get("PYWASI_NATIVE") == "0":
+        raise ImportError("off: PYWASI_NATIVE=0")
+    if not bridge.RAW:
+        raise ImportError("off: this wasmtime lacks the raw C API the bridge uses")
+    from pywasi import _native
+
+    _native.init(*map(_address, ("wasmtime_trap_new", "wasmtime_caller_context", "wasmtime_memory_data",
+                                 "wasmtime_memory_data_size")))
+    STATUS = f"on: {len(SEMANTICS)} calls in C ({_native.__file__.rsplit('/', 1)[-1]})"
+except ImportError as e:  # not built, or not for this interpreter
+    _native = None
+    STATUS = str(e) if str(e).startswith("off:") else f"off: the extension is not built ({e})"
+except ValueError as e:  # a C API function is missing
+    _native = None
+    STATUS = f"off: {e}"
+
+ENABLED = _native is not None
+
+
+class NativeCalls:
+    """One WASI object's calls in C: its state, and the registration of its
+    callbacks. Created only when the extension is loaded."""
+
+    def __init__(self, host, version: str):
+        self.version = version  # the generated module's name: preview1, preview0
+        self.bits = _native.functions(version)  # name -> its NATIVE_* bit
+        self.state = _native.State(
+            args=list(host.args), env=list(host.env), monotonic_origin=host.monotonic_origin,
+            resolutions=tuple(host.clock_res_get(clock) for clock in range(4)),
+        )
+        mask = 0
+        for name, bit in self.bits.items():
+            if getattr(type(host), name, None) is SEMANTICS[name]:
+                mask |= 1 << bit
+        self.state.enable(mask)
+
+    def serves(self, name: str) -> bool:
+        return name in self.bits
+
+    def entry(self, name: str, fallback: int, release: int, key: int) -> tuple[int, int]:
+        """What to register for `name`: (the C callback, its env). `fallback`
+        is the address of the Python callback serving what C does not;
+        `release(key)` is called when wasmtime drops the function (FINALIZER
+        does both)."""
+        return self.state.entry(self.version, name, fallback, release, key)
+
+    finalizer = property(lambda self: _native.FINALIZER, doc="The C finalizer of an entry's env.")
+
+    def bind(self, store, memory) -> None:
+        """The store and memory the WASI object starts with; calls from any
+        other store go to Python."""
+        handle = ctypes.string_at(ctypes.addressof(memory._memory), ctypes.sizeof(memory._memory))
+        self.state.bind(ctypes.cast(store._context(), _VOID).value, handle)
+
+    def switch(self, on: bool) -> None:
+        self.state.switch(on)
+
+
+def calls_for(host, version: str) -> NativeCalls | None:
+    """The C calls of a WASI object, or None without the extension."""
+    return NativeCalls(host, version) if ENABLED else None
