@@ -17,7 +17,10 @@ PYWASI_NATIVE=0 forces pure Python; `STATUS` says which is in force and why
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
+from pathlib import Path
+from types import ModuleType
 
 from wasmtime import _ffi as ffi
 
@@ -50,23 +53,25 @@ def _address(name: str) -> int:
         return 0
 
 
-try:
+def _load() -> tuple[ModuleType | None, str]:
+    """The extension, initialized, and what `pywasi audit` says of it."""
     if os.environ.get("PYWASI_NATIVE") == "0":
-        raise ImportError("off: PYWASI_NATIVE=0")
+        return None, "off: PYWASI_NATIVE=0"
     if not bridge.RAW:
-        raise ImportError("off: this wasmtime lacks the raw C API the bridge uses")
-    from pywasi import _native
+        return None, "off: this wasmtime lacks the raw C API the bridge uses"
+    try:  # a binary that may not be built: loaded by name, not imported at the top
+        module = importlib.import_module("pywasi._native")
+    except ImportError as e:
+        return None, f"off: the extension is not built ({e})"
+    api = ("wasmtime_trap_new", "wasmtime_caller_context", "wasmtime_memory_data", "wasmtime_memory_data_size")
+    try:
+        module.init(*map(_address, api))
+    except ValueError as e:  # a C API function is missing
+        return None, f"off: {e}"
+    return module, f"on: {len(SEMANTICS)} calls in C ({Path(module.__file__ or '').name})"
 
-    _native.init(*map(_address, ("wasmtime_trap_new", "wasmtime_caller_context", "wasmtime_memory_data",
-                                 "wasmtime_memory_data_size")))
-    STATUS = f"on: {len(SEMANTICS)} calls in C ({_native.__file__.rsplit('/', 1)[-1]})"
-except ImportError as e:  # not built, or not for this interpreter
-    _native = None
-    STATUS = str(e) if str(e).startswith("off:") else f"off: the extension is not built ({e})"
-except ValueError as e:  # a C API function is missing
-    _native = None
-    STATUS = f"off: {e}"
 
+_native, STATUS = _load()
 ENABLED = _native is not None
 
 
@@ -74,10 +79,11 @@ class NativeCalls:
     """One WASI object's calls in C: its state, and the registration of its
     callbacks. Created only when the extension is loaded."""
 
-    def __init__(self, host, version: str):
+    def __init__(self, module: ModuleType, host, version: str):
         self.version = version  # the generated module's name: preview1, preview0
-        self.bits = _native.functions(version)  # name -> its NATIVE_* bit
-        self.state = _native.State(
+        self.bits = module.functions(version)  # name -> its NATIVE_* bit
+        self.finalizer = module.FINALIZER  # the C finalizer of an entry's env
+        self.state = module.State(
             args=list(host.args), env=list(host.env), monotonic_origin=host.monotonic_origin,
             resolutions=tuple(host.clock_res_get(clock) for clock in range(4)),
         )
@@ -97,13 +103,11 @@ class NativeCalls:
         does both)."""
         return self.state.entry(self.version, name, fallback, release, key)
 
-    finalizer = property(lambda self: _native.FINALIZER, doc="The C finalizer of an entry's env.")
-
     def bind(self, store, memory) -> None:
         """The store and memory the WASI object starts with; calls from any
         other store go to Python."""
         handle = ctypes.string_at(ctypes.addressof(memory._memory), ctypes.sizeof(memory._memory))
-        self.state.bind(ctypes.cast(store._context(), _VOID).value, handle)
+        self.state.bind(ctypes.cast(store._context(), _VOID).value or 0, handle)
 
     def switch(self, on: bool) -> None:
         self.state.switch(on)
@@ -111,4 +115,4 @@ class NativeCalls:
 
 def calls_for(host, version: str) -> NativeCalls | None:
     """The C calls of a WASI object, or None without the extension."""
-    return NativeCalls(host, version) if ENABLED else None
+    return NativeCalls(_native, host, version) if _native is not None else None
