@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import dis
+import functools
 import itertools
 import os
 import struct
@@ -251,6 +252,13 @@ CALLBACK_CODES.add(_public_callback("", [], 0, [0])[0].__code__)
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
 
 
+@functools.cache
+def _functype(params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.FuncType:
+    """One FuncType per signature, made once: wasmtime copies what it registers,
+    and making one costs more than registering the function (about 20 us)."""
+    return wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
+
+
 class Bridge:
     """One WASI instance's host functions: the slots the callbacks call
     through, and their registration in linkers."""
@@ -276,9 +284,7 @@ class Bridge:
     def define(self, linker: wasmtime.Linker) -> None:
         for index, name in enumerate(self.names):
             info = self.functions[name]
-            ty = wasmtime.FuncType(
-                [_VALTYPES[p]() for p in info.core_params], [_VALTYPES[r]() for r in info.core_results]
-            )
+            ty = _functype(info.core_params, info.core_results)
             if RAW:
                 self._define_raw(linker, name, index, info, ty)
             else:

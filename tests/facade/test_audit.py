@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from pywasi import audit
+from pywasi import audit, native
 from pywasi.generated import preview0, preview1
 from pywasi.generated.interface import Handlers
 from pywasi.generated.preview1 import Errno
@@ -111,12 +111,20 @@ def _table_rows(text: str) -> dict[str, dict[str, tuple[str, str]]]:
     """The table format read back: version -> function -> (status, detail)."""
     out: dict = {}
     for line in text.splitlines():
+        if line.startswith("host calls in C: "):  # the closing line, not a version
+            continue
         if line and not line.startswith(" "):
             current = out.setdefault(line.split("(")[1].split(")")[0], {})
         elif line.strip():
             name, status, *detail = line.split(None, 2)
             current[name] = (status, detail[0] if detail else "")
     return out
+
+
+def test_the_table_ends_saying_whether_calls_run_in_c():
+    for fmt in ("table", "markdown"):
+        last = pywasi_cli("audit", "--format", fmt).stdout.decode().splitlines()[-1]
+        assert last == f"host calls in C: {native.STATUS}"
 
 
 def test_cli_formats_parse_and_carry_the_same_data():

@@ -82,20 +82,10 @@ VERSIONS = ("preview1", "unstable")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("name", ["args_sizes_get", "environ_sizes_get"])
+@pytest.mark.parametrize("name", ["args_sizes_get", "environ_sizes_get", "args_get", "environ_get"])
 @FUZZ
 @given(pages=st.integers(1, MAX_PAGES), data=st.data())
-def test_sizes_answer_as_python_does(version, name, pages, data):
-    c, py = pair(version, pages)
-    a, b = data.draw(pointer(pages)), data.draw(pointer(pages))
-    assert c.call(name, a, b) == py.call(name, a, b)
-
-
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("name", ["args_get", "environ_get"])
-@FUZZ
-@given(pages=st.integers(1, MAX_PAGES), data=st.data())
-def test_strings_answer_as_python_does(version, name, pages, data):
+def test_args_and_environ_answer_as_python_does(version, name, pages, data):
     c, py = pair(version, pages)
     a, b = data.draw(pointer(pages)), data.draw(pointer(pages))
     assert c.call(name, a, b) == py.call(name, a, b)
