@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ctypes
 import dis
-import functools
 import itertools
 import os
 import struct
@@ -252,11 +251,18 @@ CALLBACK_CODES.add(_public_callback("", [], 0, [0])[0].__code__)
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
 
 
-@functools.cache
-def _functype(params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.FuncType:
-    """One FuncType per signature, made once: wasmtime copies what it registers,
-    and making one costs more than registering the function (about 20 us)."""
-    return wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
+_FUNCTYPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _functype(engine: wasmtime.Engine, params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.FuncType:
+    """One FuncType per engine and signature, made once (making one costs more
+    than registering a function, about 20 us). Per engine: wasmtime ties a
+    type to the first engine it is registered in, and refuses it in another."""
+    types = _FUNCTYPES.setdefault(engine, {})
+    key = (params, results)
+    if key not in types:
+        types[key] = wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
+    return types[key]
 
 
 class Bridge:
@@ -284,7 +290,7 @@ class Bridge:
     def define(self, linker: wasmtime.Linker) -> None:
         for index, name in enumerate(self.names):
             info = self.functions[name]
-            ty = _functype(info.core_params, info.core_results)
+            ty = _functype(linker.engine, info.core_params, info.core_results)
             if RAW:
                 self._define_raw(linker, name, index, info, ty)
             else:
