@@ -103,6 +103,7 @@ static int State_init(StateObject *self, PyObject *args, PyObject *kwargs) {
   atomic_init(&state->refs, 1);
   atomic_init(&state->on, 0);
   atomic_init(&state->enabled, 0);
+  atomic_init(&state->calls, 0);
   if (strings_from(argv, &state->args, "args") < 0 || strings_from(env, &state->env, "env") < 0) {
     native_state_release(state);
     return -1;
@@ -204,7 +205,16 @@ static PyObject *State_entry(StateObject *self, PyObject *args) {
   return Py_BuildValue("KK", (unsigned long long)(uintptr_t)f->callback, (unsigned long long)(uintptr_t)entry);
 }
 
+static PyObject *State_calls(StateObject *self, PyObject *unused) {
+  (void)unused;
+  native_state_t *state = state_of(self);
+  if (state == NULL)
+    return NULL;
+  return PyLong_FromUnsignedLongLong(atomic_load_explicit(&state->calls, memory_order_relaxed));
+}
+
 static PyMethodDef State_methods[] = {
+    {"calls", (PyCFunction)State_calls, METH_NOARGS, "calls(): how many calls C has served"},
     {"enable", (PyCFunction)State_enable, METH_O, "enable(mask): the NATIVE_* bits served in C"},
     {"bind", (PyCFunction)State_bind, METH_VARARGS, "bind(context, memory): the store and memory started with"},
     {"switch", (PyCFunction)State_switch, METH_O, "switch(on): serve enabled calls in C, or all in Python"},

@@ -56,6 +56,7 @@ typedef struct {
   atomic_long refs;
   atomic_int on;                /* 0: every call goes to Python */
   atomic_uint_least64_t enabled; /* by NATIVE_* bit: served here when on */
+  atomic_uint_least64_t calls;   /* calls served here (a usage record's count) */
   wasmtime_context_t *context;  /* the store it was started with */
   uint8_t memory[NATIVE_MEMORY_BYTES];
   native_strings_t args, env;
@@ -92,6 +93,7 @@ static inline int native_begin(void *env, wasmtime_caller_t *caller, uint32_t id
   wasmtime_context_t *context = native_api.caller_context(caller);
   if (context != state->context)
     return 0; /* another store: the Python path answers as it always has */
+  atomic_fetch_add_explicit(&state->calls, 1, memory_order_relaxed);
   call->state = state;
   call->base = native_api.memory_data(context, state->memory);
   call->size = native_api.memory_data_size(context, state->memory);

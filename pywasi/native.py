@@ -112,6 +112,10 @@ class NativeCalls:
     def switch(self, on: bool) -> None:
         self.state.switch(on)
 
+    def calls(self) -> int:
+        """How many calls C has served (the Python callbacks count the rest)."""
+        return self.state.calls()
+
 
 def calls_for(host, version: str) -> NativeCalls | None:
     """The C calls of a WASI object, or None without the extension."""

@@ -173,6 +173,8 @@ def test_c_answers_without_entering_python():
     g = Guest("preview1", python=False)
     _python_raises(g, "clock_time_get")
     assert g.call("clock_time_get", 1, 0, 0)[0] == 0
+    assert g.call("args_sizes_get", 0, 4)[0] == 0
+    assert g.wasi._native.calls() == 2  # what C served, for a usage record
 
 
 @pytest.mark.parametrize(
