@@ -284,8 +284,10 @@ class Bridge:
         _BRIDGES[id(self.slots)] = self
 
     def calls(self) -> int:
-        """Host calls made through this bridge's callbacks, in every linker."""
-        return sum(count() for count in self.counts)
+        """Host calls made through this bridge's callbacks, in every linker
+        (those its C callbacks served are counted in C)."""
+        served = self.native.calls() if self.native is not None else 0
+        return sum(count() for count in self.counts) + served
 
     def define(self, linker: wasmtime.Linker) -> None:
         for index, name in enumerate(self.names):

@@ -174,7 +174,10 @@ def test_c_answers_without_entering_python():
     _python_raises(g, "clock_time_get")
     assert g.call("clock_time_get", 1, 0, 0)[0] == 0
     assert g.call("args_sizes_get", 0, 4)[0] == 0
-    assert g.wasi._native.calls() == 2  # what C served, for a usage record
+    assert g.wasi._native.calls() == 2  # what C served
+    _python_raises(g, "fd_write")
+    g.call("fd_write", 1, 0, 0, 0)  # served by Python
+    assert g.wasi._bridge.calls() == 3  # a usage record's count: both kinds
 
 
 @pytest.mark.parametrize(
