@@ -11,6 +11,8 @@
 #include "native.h"
 
 native_api_t native_api;
+unsigned long native_main_thread;
+_Thread_local uint32_t native_countdown;
 
 /* States ------------------------------------------------------------------ */
 
@@ -237,8 +239,11 @@ static PyTypeObject StateType = {
 
 static PyObject *init_api(PyObject *module, PyObject *args) {
   unsigned long long trap_new, caller_context, memory_data, memory_data_size;
-  if (!PyArg_ParseTuple(args, "KKKK", &trap_new, &caller_context, &memory_data, &memory_data_size))
+  unsigned long main_thread;
+  if (!PyArg_ParseTuple(args, "KKKKk", &trap_new, &caller_context, &memory_data, &memory_data_size,
+                        &main_thread))
     return NULL;
+  native_main_thread = main_thread;
   if (!trap_new || !caller_context || !memory_data || !memory_data_size)
     return PyErr_Format(PyExc_ValueError, "a wasmtime C API function is missing");
   native_api.trap_new = (wasm_trap_t * (*)(const char *, size_t))(uintptr_t)trap_new;
@@ -267,7 +272,8 @@ static PyObject *functions(PyObject *module, PyObject *arg) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"init", init_api, METH_VARARGS, "init(trap_new, caller_context, memory_data, memory_data_size)"},
+    {"init", init_api, METH_VARARGS,
+     "init(trap_new, caller_context, memory_data, memory_data_size, main_thread_ident)"},
     {"functions", functions, METH_O, "functions(version): {name: NATIVE_* bit} of the calls served in C"},
     {NULL, NULL, 0, NULL},
 };

@@ -13,6 +13,7 @@
 #ifndef PYWASI_NATIVE_RUNTIME_H
 #define PYWASI_NATIVE_RUNTIME_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,14 @@ typedef struct {
 } native_api_t;
 
 extern native_api_t native_api;
+
+/* Python runs its signal handlers (Ctrl-C, a run's stop) only on the main
+   thread, between bytecodes: a guest on that thread whose host calls all
+   stay in C would never let them run. So there, one call in
+   NATIVE_SIGNAL_EVERY goes to Python, which answers it the same way. */
+#define NATIVE_SIGNAL_EVERY 256
+extern unsigned long native_main_thread;
+extern _Thread_local uint32_t native_countdown;
 
 #define NATIVE_MEMORY_BYTES 32 /* room for a wasmtime_memory_t of any supported wasmtime */
 
@@ -89,6 +98,8 @@ static inline int native_begin(void *env, wasmtime_caller_t *caller, uint32_t id
   if (!atomic_load_explicit(&state->on, memory_order_acquire))
     return 0;
   if (!(atomic_load_explicit(&state->enabled, memory_order_relaxed) & ((uint64_t)1 << id)))
+    return 0;
+  if ((unsigned long)pthread_self() == native_main_thread && ++native_countdown % NATIVE_SIGNAL_EVERY == 0)
     return 0;
   wasmtime_context_t *context = native_api.caller_context(caller);
   if (context != state->context)

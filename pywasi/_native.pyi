@@ -2,7 +2,9 @@
 
 FINALIZER: int  # the C finalizer of an entry's env
 
-def init(trap_new: int, caller_context: int, memory_data: int, memory_data_size: int, /) -> None: ...
+def init(
+    trap_new: int, caller_context: int, memory_data: int, memory_data_size: int, main_thread: int, /
+) -> None: ...
 def functions(version: str, /) -> dict[str, int]: ...
 
 class State:

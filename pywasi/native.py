@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import os
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -65,7 +66,8 @@ def _load() -> tuple[ModuleType | None, str]:
         return None, f"off: the extension is not built ({e})"
     api = ("wasmtime_trap_new", "wasmtime_caller_context", "wasmtime_memory_data", "wasmtime_memory_data_size")
     try:
-        module.init(*map(_address, api))
+        # The main thread, where Python runs signal handlers (see runtime.h).
+        module.init(*map(_address, api), threading.main_thread().ident)
     except ValueError as e:  # a C API function is missing
         return None, f"off: {e}"
     return module, f"on: {len(SEMANTICS)} calls in C ({Path(module.__file__ or '').name})"
