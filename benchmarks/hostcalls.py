@@ -4,7 +4,7 @@ and Node's node:wasi, in one run. Prints ns per call and the ratios.
     python benchmarks/hostcalls.py [--calls N] [--repeat R]
 
 fd_write writes 16 bytes to /dev/null (the guest's stdout). Each figure is the
-median of R runs of N calls. pywasi is measured as installed (the calls its C
+median of R runs of N calls. pywasi is measured as set up (with PYWASI_NATIVE=1 the calls its C
 extension serves run in C) and again on the pure-Python path
 (PYWASI_NATIVE=0, in a child process).
 

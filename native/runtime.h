@@ -111,10 +111,21 @@ static inline int native_begin(void *env, wasmtime_caller_t *caller, uint32_t id
   return 1;
 }
 
+/* The Python callback of the call. When an exception escapes it (raised at
+   its first bytecode: an async exception, a signal handler's), ctypes reports
+   it and returns without writing the return value: the caller reads whatever
+   the stack held there. Zeroing the stack the call is about to use first
+   makes that 0 ("no trap", as the bridge expects: its unraisable hook stops
+   the guest at its next call) on the stacks seen here, but not provably:
+   an async exception on the guest's thread can still crash the process,
+   which is why the C hot path is opt-in (pywasi/native.py). */
+void native_clear_stack(void);
+
 static inline wasm_trap_t *native_fallback(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
                                            size_t nargs) {
   (void)nargs;
   native_entry_t *entry = env;
+  native_clear_stack();
   return (wasm_trap_t *)entry->fallback(env, caller, args);
 }
 

@@ -10,8 +10,12 @@ pending, when trace or stats are on, when the caller's store is not the one
 the WASI object was started with, or when the handler is not the one whose
 semantics native/calls.c has (a subclass overriding it).
 
-PYWASI_NATIVE=0 forces pure Python; `STATUS` says which is in force and why
-(`pywasi audit` prints it).
+It is opt-in for now: PYWASI_NATIVE=1 turns it on. Known problem: an
+exception that escapes a Python callback at its first bytecode (an async
+exception, a signal handler's, on the guest's thread) leaves ctypes'
+return value unwritten; called from wasmtime that has read as "no trap", but
+called from C it can read as garbage and crash (native/runtime.h lowers the
+odds). `STATUS` says which path is in force and why (`pywasi audit` prints it).
 """
 
 from __future__ import annotations
@@ -56,8 +60,11 @@ def _address(name: str) -> int:
 
 def _load() -> tuple[ModuleType | None, str]:
     """The extension, initialized, and what `pywasi audit` says of it."""
-    if os.environ.get("PYWASI_NATIVE") == "0":
+    choice = os.environ.get("PYWASI_NATIVE")
+    if choice == "0":
         return None, "off: PYWASI_NATIVE=0"
+    if choice != "1":
+        return None, "off: PYWASI_NATIVE=1 turns it on"
     if not bridge.RAW:
         return None, "off: this wasmtime lacks the raw C API the bridge uses"
     try:  # a binary that may not be built: loaded by name, not imported at the top
