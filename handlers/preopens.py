@@ -39,9 +39,10 @@ class MemoryDir:
 
     `tree` maps names to bytes or str (a file; str is UTF-8), a dict (a
     directory) or a Symlink. Past `max_bytes` of file data a write fails with
-    ENOSPC (writing what fits first), past `max_files` entries a create fails
-    with EDQUOT. One MemoryDir may be preopened by several WASI objects, in
-    several threads, as a tmpfs may be mounted in several places.
+    ENOSPC (writing what fits first; by default, half the host's RAM, as a
+    tmpfs has it), past `max_files` entries a create fails with EDQUOT. One
+    MemoryDir may be preopened by several WASI objects, in several threads,
+    as a tmpfs may be mounted in several places.
     """
 
     def __init__(self, tree: dict | None = None, *, max_bytes: int | None = None, max_files: int | None = None):
@@ -86,8 +87,8 @@ class Overlay:
     Reads come from the host; every change (write, create, rename, delete,
     set_times) stays in memory, and the host directory is never modified
     (nor its access times, where the host allows O_NOATIME). A file is
-    copied into memory when first changed; past `max_bytes` of such data,
-    ENOSPC. `tree()` is the merged view, in MemoryDir.tree()'s form.
+    copied into memory when first changed; past `max_bytes` of such data
+    (by default half the host's RAM), ENOSPC. `tree()` is the merged view, in MemoryDir.tree()'s form.
     """
 
     def __init__(self, host_path, *, max_bytes: int | None = None):

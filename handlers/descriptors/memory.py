@@ -20,7 +20,7 @@ from pywasi.runtime.errors import WasiError
 
 from ..bits import FDFLAGS, FST, OFLAGS, RIGHTS
 from ..filesystems.host import refuse_too_long
-from ..filesystems.memory import DirNode, FileNode, LinkNode, MemoryFS, Node, filestat
+from ..filesystems.memory import DirNode, FileNode, LinkNode, MemoryFS, Node, filestat, zero_fill
 from .base import Descriptor
 from .directory import DIRECTORY_RIGHTS, Directory
 from .file import FILE_RIGHTS, MAX_OFFSET
@@ -141,13 +141,13 @@ class MemoryFile(Descriptor):
             raise WasiError(Errno.FBIG)
         if end > size:
             room = self.fs.room()
-            if room is not None and end - size > room:
+            if end - size > room:
                 total = size + room - pos
                 if total <= 0:
                     raise WasiError(Errno.NOSPC)
                 end = pos + total
             if pos > size:
-                data.extend(bytes(pos - size))
+                zero_fill(data, pos - size)
             self.fs.used_bytes += end - size
         left = total
         for view in iovs:

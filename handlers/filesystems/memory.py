@@ -24,6 +24,26 @@ from pywasi.runtime.errors import WasiError
 from .host import Budget, checked_path
 
 NAME_MAX = 255  # Linux's: a longer component is ENAMETOOLONG, found or not
+_ZEROS = memoryview(bytes(1 << 20))  # holes are filled from this, a MiB at a time
+
+
+def default_max_bytes() -> int:
+    """Half the host's RAM: the size a tmpfs gets unless told otherwise, and
+    the ceiling of a MemoryDir given no max_bytes, so that no guest call (a
+    set_size or a write far past the end) can ask the host for more memory
+    than it has."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError):  # pragma: no cover - a host that cannot tell
+        return 1 << 30
+
+
+def zero_fill(data: bytearray, count: int) -> None:
+    """Append `count` zero bytes to `data` without a temporary of that size."""
+    while count > 0:
+        step = min(count, len(_ZEROS))
+        data += _ZEROS[:step]
+        count -= step
 _FILE, _DIR, _LINK = Filetype.REGULAR_FILE, Filetype.DIRECTORY, Filetype.SYMBOLIC_LINK
 _devices = itertools.count(0x70000000)  # one st_dev per filesystem, apart from the host's
 
@@ -132,7 +152,7 @@ class MemoryFS:
         self.lock = threading.RLock()
         self.dev = next(_devices)
         self._inodes = itertools.count(1)
-        self.max_bytes = max_bytes
+        self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
         self.max_files = max_files
         self.used_bytes = 0
         self.files = 0  # nodes but the root
@@ -148,18 +168,17 @@ class MemoryFS:
             raise WasiError(Errno.DQUOT)
         self.files += 1
 
-    def room(self) -> int | None:
-        """Bytes of file data that may still be added (None: no limit)."""
-        return None if self.max_bytes is None else max(0, self.max_bytes - self.used_bytes)
+    def room(self) -> int:
+        """Bytes of file data that may still be added."""
+        return max(0, self.max_bytes - self.used_bytes)
 
     def resize(self, node: FileNode, size: int) -> None:
         """Set a file's size, zero-filling; ENOSPC (and no change) past the quota."""
         grow = size - len(node.data)
         if grow > 0:
-            room = self.room()
-            if room is not None and grow > room:
+            if grow > self.room():
                 raise WasiError(Errno.NOSPC)
-            node.data.extend(bytes(grow))
+            zero_fill(node.data, grow)
         else:
             del node.data[size:]
         self.used_bytes += grow
@@ -211,8 +230,7 @@ class MemoryFS:
             raise ValueError(f"the tree has more than max_files={self.max_files} entries (at {name!r})") from None
 
     def _charge_or_fail(self, size: int, name) -> None:
-        room = self.room()
-        if room is not None and size > room:
+        if size > self.room():
             raise ValueError(f"the tree holds more than max_bytes={self.max_bytes} bytes (at {name!r})")
         self.used_bytes += size
 

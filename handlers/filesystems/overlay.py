@@ -70,9 +70,10 @@ class HostFileNode(FileNode):
         if name != "data":
             raise AttributeError(name)
         # The copy-up: something is about to change this file.
+        if self.host_size > self.fs.room():
+            raise WasiError(Errno.NOSPC)
         data = bytearray(self.contents())
-        room = self.fs.room()
-        if room is not None and len(data) > room:
+        if len(data) > self.fs.room():  # it grew on the host meanwhile
             raise WasiError(Errno.NOSPC)
         self.fs.used_bytes += len(data)
         self.data = data

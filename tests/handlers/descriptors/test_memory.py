@@ -11,7 +11,7 @@ from itertools import islice
 
 import pytest
 
-from pywasi import MemoryDir, ReadOnly, Symlink
+from pywasi import MemoryDir, Overlay, ReadOnly, Symlink
 from pywasi.generated.preview1 import Errno, Filetype
 from pywasi.handlers.bits import FDFLAGS, FST, OFLAGS, RIGHTS
 from pywasi.runtime.errors import WasiError, errno_of
@@ -210,6 +210,24 @@ def test_quotas_enospc_after_what_fits_and_edquot():
     f.close()
     assert d.open("e", True, OFLAGS.CREAT, ALL, 0, 0).write([memoryview(b"0123456789")]) == 5
     assert m.tree()["e"] == b"01234"
+
+
+@pytest.mark.parametrize("kind", ["memory", "overlay"])
+def test_no_call_asks_the_host_for_more_memory_than_it_has(tmp_path, kind):
+    # Without max_bytes the ceiling is half the host's RAM, as a tmpfs's: a
+    # hole or an extension past it is ENOSPC at once, nothing allocated.
+    (tmp_path / "f").write_bytes(b"x")
+    d = (MemoryDir.from_path(tmp_path) if kind == "memory" else Overlay(tmp_path)).preopen("/m", False)
+    f = d.open("f", True, 0, ALL, 0, 0)
+    huge = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for grow in (lambda: f.set_size(huge), lambda: f.allocate(huge, 1), lambda: f.pwrite([memoryview(b"y")], huge),
+                 lambda: f.set_size(2**62)):
+        with pytest.raises(WasiError) as info:
+            grow()
+        assert info.value.errno == Errno.NOSPC
+    f.pwrite([memoryview(b"y")], 3 << 20)  # a hole of a few MiB is fine, filled a MiB at a time
+    assert f.filestat().size == (3 << 20) + 1
+    f.close()
 
 
 def test_trees_in_and_out_and_from_a_host_path(tmp_path):
