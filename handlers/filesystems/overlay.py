@@ -30,15 +30,27 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 _WALK = RESOLVERS["walk"]
 
 
-class HostFileNode(FileNode):
+class _Reaches:
+    """What a lazy node reaches the host through: its OverlayFS, held weakly,
+    so that the tree holds no cycle through it and the root fd closes as soon
+    as the last descriptor and the Overlay are gone."""
+
+    __slots__ = ()
+
+    @property
+    def fs(self) -> OverlayFS:
+        return self._fs()
+
+
+class HostFileNode(_Reaches, FileNode):
     """A host file: `data` is the host's bytes, read when first asked for
     (the copy-up, which counts against max_bytes)."""
 
-    __slots__ = ("fs", "host_size")
+    __slots__ = ("_fs", "host_size")
 
     def __init__(self, fs: OverlayFS, ino: int, st: os.stat_result, origin: bytes):
         Node.__init__(self, ino, 0, stat.S_IMODE(st.st_mode))
-        self.fs = fs
+        self._fs = weakref.ref(fs)
         self.opens = 0
         self.origin = origin
         self.host_size = st.st_size
@@ -80,14 +92,14 @@ class HostFileNode(FileNode):
         return data
 
 
-class HostDirNode(DirNode):
+class HostDirNode(_Reaches, DirNode):
     """A host directory: its entries are listed when first looked into."""
 
-    __slots__ = ("fs",)
+    __slots__ = ("_fs",)
 
     def __init__(self, fs: OverlayFS, ino: int, st: os.stat_result, origin: bytes, parent: DirNode | None):
         Node.__init__(self, ino, 0, stat.S_IMODE(st.st_mode))
-        self.fs = fs
+        self._fs = weakref.ref(fs)
         self.origin = origin
         self.parent = parent
         self.next_seq = 3
@@ -104,15 +116,15 @@ class HostDirNode(DirNode):
         return getattr(self, name)
 
 
-class HostLinkNode(LinkNode):
+class HostLinkNode(_Reaches, LinkNode):
     """A host symlink: its target is read when first needed (readlink sets
     the link's access time, which no flag avoids)."""
 
-    __slots__ = ("fs", "host_size")
+    __slots__ = ("_fs", "host_size")
 
     def __init__(self, fs: OverlayFS, ino: int, st: os.stat_result, origin: bytes):
         Node.__init__(self, ino, 0, stat.S_IMODE(st.st_mode))
-        self.fs = fs
+        self._fs = weakref.ref(fs)
         self.origin = origin
         self.host_size = st.st_size
 

@@ -173,3 +173,19 @@ def test_max_bytes_counts_what_is_copied_and_written(tmp_path):
     g = d.open("small", 1, OFLAGS.CREAT, ALL, 0, 0)
     assert g.write([memoryview(b"z" * 80)]) == 50
     g.close()
+
+
+def test_the_host_directory_is_let_go_with_the_last_descriptor(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"f")
+    before = set(os.listdir("/proc/self/fd"))
+    overlay = Overlay(tmp_path)
+    d = overlay.preopen("/o", False)
+    f = d.open("d/f", 1, 0, ALL, 0, 0)
+    f.read([memoryview(bytearray(1))])  # from the host, through an fd of its own
+    assert overlay.tree() == {"d": {"f": b"f"}}
+    del overlay, d
+    assert set(os.listdir("/proc/self/fd")) != before  # the open file still holds the tree
+    f.close()
+    del f
+    assert set(os.listdir("/proc/self/fd")) == before  # no collection needed: nothing cycles through it
