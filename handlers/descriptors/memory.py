@@ -273,6 +273,7 @@ class MemoryDirectory(Directory):
         if oflags & _CREAT and oflags & _EXCL:
             follow = False  # O_CREAT | O_EXCL never follows a symlink at the end (POSIX)
         slash = path.endswith("/")
+        refuse_too_long(path)
         with fs.lock:
             if slash and oflags & _CREAT:
                 self._refuse_creating_at_a_slash(path, oflags)

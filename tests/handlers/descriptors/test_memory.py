@@ -43,7 +43,7 @@ def stat_of(st) -> tuple:
 
 
 NAMES = ["f", "g", "d", "d/x", "d/e", "d/e/y", "ld", "lf", "dangling", "loop", "up", "new", "d/new", "ld/new",
-         ".", "..", "d/..", "", "x" * 256, "d/e/../x"]
+         ".", "..", "d/..", "", "x" * 256, "d/e/../x", "/".join(["d"] * 2048)]  # 4095 bytes: a slash makes PATH_MAX
 PATHS = NAMES + [n + "/" for n in NAMES if n]
 OFLAG_CHOICES = [0, OFLAGS.CREAT, OFLAGS.CREAT | OFLAGS.EXCL, OFLAGS.DIRECTORY, OFLAGS.TRUNC,
                  OFLAGS.CREAT | OFLAGS.TRUNC, OFLAGS.CREAT | OFLAGS.DIRECTORY]
