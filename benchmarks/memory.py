@@ -23,26 +23,14 @@ from pathlib import Path
 
 import wasmtime
 
-from files import prepare  # the same tree as benchmarks/files.py's
-from pywasi import WASI, MemoryDir, Overlay
+from files import prepare, pywasi_guest  # the same tree and guest as benchmarks/files.py's
+from pywasi import MemoryDir, Overlay
 
 HERE = Path(__file__).resolve().parent
 KIB, MIB = 1024, 1024 * 1024
 BUFFER = 64 * KIB
 GUEST_DIR = "/bench"
 CASES = ("read", "write", "stat")
-
-
-def guest(module, engine, preopen, closing: list):
-    store = wasmtime.Store(engine)
-    linker = wasmtime.Linker(engine)
-    wasi = WASI(preopens={GUEST_DIR: preopen})
-    closing.append(wasi.close)
-    wasi.define(linker)
-    instance = linker.instantiate(store, module)
-    wasi.initialize(instance, store)
-    exports = instance.exports(store)
-    return lambda name, *args: exports[name](store, *args)
 
 
 def run_case(call, case: str, size: int, files: int) -> float:
@@ -73,12 +61,13 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="pywasi-bench-", dir=args.tmp) as tmp:
         root = Path(tmp)
         prepare(root, args.size_mib, args.files)
-        closing: list = []
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        closing: list = [lambda: os.close(devnull)]
         try:
             contestants = {
-                "host": guest(module, engine, root, closing),
-                "memory": guest(module, engine, MemoryDir.from_path(root), closing),
-                "overlay": guest(module, engine, Overlay(root), closing),
+                "host": pywasi_guest(module, engine, root, devnull, closing),
+                "memory": pywasi_guest(module, engine, MemoryDir.from_path(root), devnull, closing),
+                "overlay": pywasi_guest(module, engine, Overlay(root), devnull, closing),
             }
             samples = {name: {case: [] for case in CASES} for name in contestants}
             for round_ in range(args.repeat + 1):
