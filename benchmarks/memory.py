@@ -29,7 +29,6 @@ from pywasi import MemoryDir, Overlay
 HERE = Path(__file__).resolve().parent
 KIB, MIB = 1024, 1024 * 1024
 BUFFER = 64 * KIB
-GUEST_DIR = "/bench"
 CASES = ("read", "write", "stat")
 
 
