@@ -14,7 +14,7 @@ from pywasi.runtime.errors import ProcExit, WasiError
 from .errors import AlreadyStarted, InvalidArgType, InvalidArgValue, ModuleError, NotStarted, OutOfRange
 from .preopen import ReadOnly
 from .results import CompletedRun, RunError, TimeoutExpired, Usage
-from .runner import run, run_async
+from .runner import new_engine, run, run_async
 from .trace import HostCall, Stats
 from .wasi import WASI
 
@@ -27,6 +27,7 @@ __all__ = [
     "WASI",
     "run",
     "run_async",
+    "new_engine",
     "CompletedRun",
     "Usage",
     "TimeoutExpired",

@@ -38,7 +38,8 @@ class CompletedRun:
     """A finished run, as subprocess.CompletedProcess: `returncode` is the
     exit code (134 after a trap, as wasmtime's CLI reports); `stdout` and
     `stderr` are bytes when captured, else None; `trap` is one line such as
-    "unreachable executed (in main)", or None."""
+    "unreachable executed (in main)", or None. `args` is the guest's argv;
+    `usage` what the run used (a pywasi.Usage)."""
 
     args: list[str]
     returncode: int
@@ -55,7 +56,8 @@ class CompletedRun:
 
 class TimeoutExpired(subprocess.TimeoutExpired):
     """The run was stopped at its timeout. `output`/`stdout` and `stderr`
-    hold what was captured until then; `usage` what it used."""
+    hold what was captured until then; `usage` what it used; `cmd` the
+    guest's argv and `timeout` the seconds it was given."""
 
     def __init__(self, cmd, timeout: float, output: bytes | None = None, stderr: bytes | None = None,
                  usage: Usage | None = None):

@@ -41,6 +41,10 @@ _engines_lock = threading.Lock()
 
 
 def new_engine(fuel: bool = False) -> wasmtime.Engine:
+    """A wasmtime engine set up as pywasi.run's: epoch interruption on, so
+    that Ctrl-C and WASI(timeout=...) stop a guest wherever it is, even in
+    a loop that never calls the host; with `fuel`, fuel metering too (then
+    give the store fuel: `store.set_fuel(n)`)."""
     config = wasmtime.Config()
     config.epoch_interruption = True
     config.consume_fuel = fuel
@@ -164,6 +168,11 @@ def run(
     """Run a WASI command (a path, wasm bytes or WAT text) to its end, as
     subprocess.run runs a program, and return a pywasi.CompletedRun.
 
+    `module`: a .wasm or .wat path, wasm bytes or WAT text (as bytes).
+    `args`, `env`, `preopens`: as WASI's (the guest's whole argv, its
+    environment, what its paths are). `version`: "auto" (the ABI the
+    module imports), "preview1" or "unstable".
+
     `input`: bytes for stdin. `capture_output=True`: stdout and stderr are
     collected as bytes (`max_output` bounds each). stdin/stdout/stderr: as
     WASI's (None: the host's own). `timeout`: seconds of wall clock, past
@@ -186,7 +195,8 @@ def run(
 
 
 async def run_async(module: str | os.PathLike[str] | bytes | bytearray | memoryview, **options: Any) -> CompletedRun:
-    """pywasi.run for asyncio, with the same arguments: the guest runs in a
+    """pywasi.run for asyncio, with the same arguments (`module` and the
+    keywords): the guest runs in a
     thread of its own, off the event loop. Cancelling the task stops the
     guest (within milliseconds, wherever it is), waits for its thread to end,
     and raises CancelledError."""

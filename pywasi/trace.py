@@ -31,7 +31,8 @@ from pywasi.runtime.errors import ProcExit
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostCall:
-    """One host call, decoded. `errno` is the version's Errno member, None when
+    """One host call, decoded: `function` is its name, `args` its arguments
+    by the spec's names. `errno` is the version's Errno member, None when
     the call did not return (proc_exit, a trap); `exception` then says why.
     `results` holds what the call stored, when it succeeded; `ns` is the time
     spent in the host."""

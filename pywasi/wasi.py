@@ -36,7 +36,7 @@ from .options import Args, Env, Output, Preopens, Sockets, Stdin, TraceTarget
 from .preopen import ReadOnly
 from .runtime.memory import GuestMemory
 from .results import TimeoutExpired
-from .stop import EpochsOff, Stop
+from .stop import EpochsOff, Stop, has_epochs
 from .trace_events import ChromeTrace
 
 
@@ -55,12 +55,23 @@ _HALF_THE_HOST_LIMIT = object()  # max_fds's default: default_max_fds() when the
 
 
 class WASI:
-    """A WASI host for one program instance.
+    """A WASI host for one program instance::
 
-    WASI(*, version="preview1", args=(), env=None, preopens=None,
-         return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
-         max_fds=<half the host's soft RLIMIT_NOFILE>, max_output=CAPTURED_64M, trace=None,
-         trace_format="text", stats=None, timeout=None)
+        WASI(*, version="preview1", args=(), env=None, preopens=None,
+             return_on_exit=True, stdin=0, stdout=1, stderr=2, sockets=(),
+             max_fds=<half the host's soft RLIMIT_NOFILE>, max_output=CAPTURED_64M, trace=None,
+             trace_format="text", stats=None, deterministic=False, seed=0, timeout=None)
+
+    Node's options: `version` is "preview1" or "unstable" ("preview0" is
+    another name for it), each served as the ABI it is. `args` is the
+    guest's whole argv (str, bytes or paths); `env` a mapping of names to
+    values (None values are skipped). `preopens` maps the path the guest
+    sees to a host directory, a pywasi.ReadOnly, a pywasi.MemoryDir or a
+    pywasi.Overlay. `stdin`, `stdout`, `stderr`: a host fd, as in Node; or a
+    binary file object (one with fileno() is used as that fd; without, as
+    an io.BytesIO, output is captured in memory and input read from it); or
+    bytes for stdin. `return_on_exit`: proc_exit makes start() return the
+    code; with False it raises SystemExit(code).
 
     Beyond Node:
 
@@ -87,6 +98,9 @@ class WASI:
     call, or a callable, which gets each call's pywasi.trace.HostCall) and
     `stats` (a pywasi.Stats that counts calls, outcomes and time in the
     host). Either installs other stubs; without them nothing is traced.
+    `trace_format="chrome"` writes Trace Event JSON to the trace file
+    object instead of lines (one slice per host call on the guest's thread,
+    for Perfetto and chrome://tracing), whole once the object is closed.
 
     `timeout` (seconds of wall clock): start() or initialize() stops the
     guest past it, wherever it is (computing, sleeping in poll_oneoff, blocked
@@ -121,6 +135,7 @@ class WASI:
         # returnOnExit; sockets, which Node has not, just before host setup.
         chosen = _version(version)
         self._abi = importlib.import_module(chosen.module)
+        #: Node's name of the version served: "preview1" or "unstable".
         self.version = chosen.name  # Node's name, whichever alias was given
         argv = _args(args)
         environ = _env(env)
@@ -168,6 +183,7 @@ class WASI:
         # say so, as a Python file does (not at exit, where the OS does it).
         self._finalizer = weakref.finalize(self, _collected, self._bridge, self._memory, self._host, self._trace)
         self._finalizer.atexit = False
+        #: The host functions at the lowered ABI (ints in, errno out), by name.
         self.wasi_import: dict[str, Callable[..., int | None]] = {
             name: bridge.import_function(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
         }
@@ -175,6 +191,8 @@ class WASI:
     # Node's API ------------------------------------------------------------
 
     def get_import_object(self) -> dict[str, dict[str, Callable[..., int | None]]]:
+        """`{namespace: wasi_import}`, as Node's: the host functions under the
+        module name the version imports them from."""
         return {self._abi.MODULE: self.wasi_import}
 
     def define(self, linker: wasmtime.Linker) -> None:
@@ -184,7 +202,8 @@ class WASI:
         self._bridge.define(linker)
 
     def start(self, instance: wasmtime.Instance, store: wasmtime.Store) -> int:
-        """Run a command: `_start`. Returns its exit code (0 if it returns)."""
+        """Run a command: `_start` of `instance`, whose exports `store` holds.
+        Returns its exit code (0 if it returns)."""
         exports, memory = self._begin(instance, store)
         start = exports.get("_start")
         if not isinstance(start, wasmtime.Func):
@@ -201,7 +220,8 @@ class WASI:
         return 0
 
     def initialize(self, instance: wasmtime.Instance, store: wasmtime.Store) -> None:
-        """Set up a reactor: call `_initialize` if it exports one."""
+        """Set up a reactor: call `_initialize` of `instance` (whose exports
+        `store` holds) if it exports one; then the host calls its exports."""
         exports, memory = self._begin(instance, store)
         if "_start" in exports:
             raise InvalidArgType('"instance.exports._start" must be absent from a reactor')
@@ -277,7 +297,10 @@ class WASI:
         stop = Stop(store.engine)
         try:
             with stop.running():
-                if self._arm_epochs:
+                # A timeout needs epochs; an engine that checks them anyway
+                # (pywasi.new_engine's) gets a deadline that only a stop
+                # reaches, not the store's default one, already past.
+                if self._arm_epochs or has_epochs(store.engine):
                     try:
                         stop.arm(store)
                     except EpochsOff as e:

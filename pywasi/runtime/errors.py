@@ -9,7 +9,8 @@ from pywasi.generated.errno import Errno
 
 
 class WasiError(Exception):
-    """A syscall's failure: `errno` is what the guest sees."""
+    """A syscall's failure: `errno` is what the guest sees; `message` says
+    more for the host (the errno's name when empty)."""
 
     __slots__ = ("errno",)
 
