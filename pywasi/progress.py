@@ -74,9 +74,10 @@ def in_worker(what: str, work: Callable[[], T]) -> T:
             if stream is not None:
                 now = f"pywasi: {what}, {time.monotonic() - start:.0f} s"
                 if now != line:
-                    stream.write("\r" + now.ljust(len(line)))
+                    # `line` first: a Ctrl-C during the write still wipes it.
+                    previous, line = line, now
+                    stream.write("\r" + now.ljust(len(previous)))
                     stream.flush()
-                    line = now
     finally:
         if line:
             assert stream is not None

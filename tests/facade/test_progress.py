@@ -33,7 +33,7 @@ def section(number: int, items: list[bytes]) -> bytes:
 
 def slow_to_compile(functions: int, steps: int = 200) -> bytes:
     """A WASI command that does nothing, with `functions` more functions of
-    `steps` arithmetic steps each: 3,000 take seconds to compile here."""
+    `steps` arithmetic steps each: 12,000 take seconds to compile here."""
     step = b"\x20\x00\x41\x07\x6c\x41\x03\x6a\x21\x00"  # x = x * 7 + 3
     slow = b"\x00" + step * steps + b"\x20\x00\x0b"
     start = b"\x00\x0b"
@@ -84,7 +84,7 @@ def test_sizes_as_a_person_reads_them(n, text):
 
 def test_a_long_compile_shows_a_line_on_a_terminal_then_wipes_it(tmp_path):
     module = tmp_path / "slow.wasm"
-    module.write_bytes(slow_to_compile(3000))
+    module.write_bytes(slow_to_compile(12000))
     size = size_text(module.stat().st_size)
     process, leader = start_on_a_terminal(module)
     try:
@@ -104,7 +104,7 @@ def test_a_long_compile_shows_a_line_on_a_terminal_then_wipes_it(tmp_path):
 
 def test_nothing_is_shown_when_stderr_is_not_a_terminal(tmp_path):
     module = tmp_path / "slow.wasm"
-    module.write_bytes(slow_to_compile(3000))
+    module.write_bytes(slow_to_compile(12000))
     out = subprocess.run([sys.executable, "-m", "pywasi", "run", "--no-cache", str(module)], capture_output=True)
     assert (out.returncode, out.stdout, out.stderr) == (0, b"", b"")
 
@@ -113,7 +113,7 @@ def test_ctrl_c_stops_a_compile_at_once(tmp_path):
     # This one takes tens of seconds to compile here: a Ctrl-C that waited
     # for the compile to end would take that long.
     module = tmp_path / "slower.wasm"
-    module.write_bytes(slow_to_compile(15000))
+    module.write_bytes(slow_to_compile(40000))
     process, leader = start_on_a_terminal(module)
     try:
         shown = read_until(leader, b"compiling", timeout=60)
