@@ -4,7 +4,7 @@
                [--env NAME[=VALUE]]... [--tcplisten HOST:PORT]...
                [--wasi auto|preview1|unstable] [--no-cache] [--trace[=FILE]] [--trace-format text|chrome]
                [--stats] [--timeout SECONDS] [--max-memory SIZE] [--max-fuel N] [--max-output SIZE]
-               [--max-fds N] [--usage[=FILE]] [--] MODULE [ARGS...]
+               [--max-fds N] [--usage[=FILE]] [--deterministic [--seed N]] [--] MODULE [ARGS...]
     pywasi audit [--format table|markdown|json] [MODULE]
     pywasi --version
 
