@@ -1,7 +1,7 @@
 """Blocking waits that a stop can end.
 
 Every host call that can block (poll_oneoff, reads and writes on pipes,
-terminals and sockets, sock_accept) waits here, in poll(), never select():
+terminals and sockets, sock_accept, path_open of a FIFO) waits here, in poll(), never select():
 select() cannot take an fd of 1024 or above, which a host holding many files
 has. While a guest runs under a stop (a timeout, a cancel, Ctrl-C: see
 pywasi/stop.py), the thread running it has a wake fd bound here, and every

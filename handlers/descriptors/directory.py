@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from itertools import chain
 
 from pywasi.generated.preview1 import Dirent, Errno, Filetype
@@ -25,6 +26,7 @@ from pywasi.runtime.errors import WasiError
 from ..filesystems import host as host_fs, listing
 from .base import Descriptor
 from .file import FILE_RIGHTS, File
+from ..wait import READ, stoppable, wait_for
 from .hostfd import HostFd, filestat_of, filetype_of, timespecs
 
 # What a directory may do itself, and what it may pass on to what is opened
@@ -206,7 +208,10 @@ class HostDirectory(Directory, HostFd):
             flags |= os.O_RDWR if base & _FD_READ else os.O_WRONLY
         if not follow:
             flags |= os.O_NOFOLLOW
-        fd = self.resolver.open_at(self.fd, path, flags, 0o666)
+        if flags & (os.O_NONBLOCK | os.O_DIRECTORY) or flags & os.O_ACCMODE == os.O_RDWR or not stoppable():
+            fd = self.resolver.open_at(self.fd, path, flags, 0o666)
+        else:
+            fd = _open_stoppably(self.resolver, self.fd, path, flags)
         try:
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
@@ -268,3 +273,61 @@ class HostDirectory(Directory, HostFd):
         slash = b"/" if bare != path else b""
         return self._at(bare, False, lambda d, name: action(d, name + slash))
 
+
+def _open_stoppably(resolver: host_fs.Resolver, base: int, path: str, flags: int) -> int:
+    """Open `path` beneath `base` as resolver.open_at does, in a way a stop
+    (handlers/wait.py) can end: an open of a FIFO for reading or writing
+    waits in open(2) until the other end opens, which no wait can watch.
+
+    The last component is looked up first (O_PATH, through the resolver); a
+    FIFO is then opened through its /proc/self/fd link (the same inode, not
+    whatever the name holds by then) in a short-lived thread, while this one
+    waits on the stop's wake fd and on a pipe the thread signals. On a stop,
+    opening the FIFO O_RDWR | O_NONBLOCK ourselves (on Linux, both ends)
+    lets the blocked open return; what it got is closed, and the thread is
+    joined before the stop goes on."""
+    try:
+        probe = resolver.open_at(base, path, flags & os.O_NOFOLLOW | _LOOKUP, 0)
+    except OSError:
+        probe = -1  # the open itself gives the error
+    try:
+        if probe < 0 or not stat.S_ISFIFO(os.fstat(probe).st_mode) or not os.path.isdir("/proc/self/fd"):
+            return resolver.open_at(base, path, flags, 0o666)
+        link = f"/proc/self/fd/{probe}"
+        flags = flags & ~(os.O_NOFOLLOW | os.O_CREAT | os.O_EXCL) | os.O_CLOEXEC
+        opened: list[int | BaseException] = []
+        done_read, done_write = os.pipe2(os.O_CLOEXEC)
+
+        def opener():
+            try:
+                opened.append(os.open(link, flags))
+            except BaseException as e:  # noqa: B036 - handed to the waiting thread
+                opened.append(e)
+            finally:
+                os.write(done_write, b"\0")
+
+        thread = threading.Thread(target=opener, name="pywasi FIFO open", daemon=True)
+        try:
+            thread.start()
+            try:
+                wait_for(done_read, READ)
+            except BaseException:
+                while thread.is_alive():  # until the opener has been let through
+                    os.close(os.open(link, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC))
+                    thread.join(0.01)
+                if opened and isinstance(opened[0], int):
+                    os.close(opened[0])
+                raise
+            thread.join()
+        finally:
+            os.close(done_read)
+            os.close(done_write)
+        if isinstance(opened[0], BaseException):
+            raise opened[0]
+        return opened[0]
+    finally:
+        if probe >= 0:
+            os.close(probe)
+
+
+_LOOKUP = os.O_CLOEXEC | getattr(os, "O_PATH", 0)

@@ -288,6 +288,69 @@ def test_a_read_of_a_fifo_the_guest_opened_times_out(tmp_path):
         os.close(writer)
 
 
+# path_open of a FIFO (rights fd_read, or fd_write), then 2 bytes read or
+# written through it; exits with the count.
+def fifo_guest(rights: int, call: str) -> bytes:
+    return guest(f"""
+  (data (i32.const 0) "fifo")
+  (data (i32.const 100) "hi")
+  (func (export "_start")
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 4)
+      (i32.const 0) (i64.const {rights}) (i64.const 0) (i32.const 0) (i32.const 16)))
+    (i32.store (i32.const 20) (i32.const 100)) (i32.store (i32.const 24) (i32.const 2))
+    (drop (call ${call} (i32.load (i32.const 16)) (i32.const 20) (i32.const 1) (i32.const 28)))
+    (call $exit (i32.load (i32.const 28))))""")
+
+
+FIFO_OPEN_READ = fifo_guest(2, "read")
+FIFO_OPEN_WRITE = fifo_guest(64, "write")
+
+
+@pytest.mark.parametrize("module", [FIFO_OPEN_READ, FIFO_OPEN_WRITE], ids=["read", "write"])
+def test_an_open_of_a_fifo_nobody_opens_times_out(tmp_path, module):
+    os.mkfifo(tmp_path / "fifo")
+    # Were the open not stopped, it would wait forever: this ends it, late.
+    rescue = threading.Timer(
+        TIMEOUT + LATE + 1, lambda: os.close(os.open(tmp_path / "fifo", os.O_RDWR | os.O_NONBLOCK))
+    )
+    rescue.start()
+    try:
+        with leaves_nothing():
+            outcome, took = timed(lambda: run(module, preopens={"/d": str(tmp_path)}, timeout=TIMEOUT))
+            assert_timed_out(outcome, took)
+    finally:
+        rescue.cancel()
+        rescue.join()
+
+
+@pytest.mark.parametrize(
+    "module, peer", [(FIFO_OPEN_READ, os.O_WRONLY), (FIFO_OPEN_WRITE, os.O_RDONLY)], ids=["read", "write"]
+)
+def test_an_open_of_a_fifo_waits_for_the_other_end(tmp_path, module, peer):
+    os.mkfifo(tmp_path / "fifo")
+    got = []
+
+    def other_end():
+        time.sleep(0.2)  # the guest is waiting in its open by then
+        fd = os.open(tmp_path / "fifo", peer)
+        try:
+            if peer == os.O_WRONLY:
+                os.write(fd, b"hi")
+            else:
+                got.append(os.read(fd, 10))
+        finally:
+            os.close(fd)
+
+    peer_thread = threading.Thread(target=other_end)
+    peer_thread.start()
+    try:
+        result = run(module, preopens={"/d": str(tmp_path)}, timeout=30)
+    finally:
+        peer_thread.join()
+    assert result.returncode == 2
+    assert got == ([] if peer == os.O_WRONLY else [b"hi"])
+
+
 def test_descriptor_limit(tmp_path):
     with leaves_nothing():
         result = run(FDS, preopens={"/d": str(tmp_path)}, max_fds=10)
