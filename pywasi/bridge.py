@@ -260,9 +260,13 @@ def _functype(engine: wasmtime.Engine, params: tuple[str, ...], results: tuple[s
     type to the first engine it is registered in, and refuses it in another."""
     types = _FUNCTYPES.setdefault(engine, {})
     key = (params, results)
-    if key not in types:
-        types[key] = wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
-    return types[key]
+    made = types.get(key)
+    if made is None:
+        # Made without the GIL held throughout: another thread may have made
+        # one meanwhile, and whichever is in the cache first is everyone's.
+        made = wasmtime.FuncType([_VALTYPES[p]() for p in params], [_VALTYPES[r]() for r in results])
+        made = types.setdefault(key, made)
+    return made
 
 
 class Bridge:
