@@ -106,10 +106,26 @@ class CTable:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CEntry:
+    """One function of a version as wasmtime calls it: its C callback (the
+    native one, or the trampoline into its Python stub) and what the
+    trampoline needs to pass the stub its core arguments."""
+
+    name: str
+    index: int  # its slot in the bridge's list: the generated module's FUNCTIONS order
+    id: str  # its NATIVE_* bit, or NATIVE_PYTHON_ONLY
+    callback: str
+    params: int
+    wide: int  # bit i set: core parameter i is an i64
+    results: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CVersion:
     name: str  # the generated module's name: preview1
     namespace: str
     functions: tuple[CFunction, ...]
+    entries: tuple[CEntry, ...]  # every function, in FUNCTIONS order
     tables: tuple[CTable, ...]
     errno_out: CTable | None
 
@@ -159,16 +175,35 @@ def _id(name: str) -> str:
 
 
 def _version(name: str, spec: m.Spec, canonical: m.Spec) -> CVersion:
-    lowerings = {low.name: low for low in abi.lower_spec(spec)}
+    lowered = abi.lower_spec(spec)
+    lowerings = {low.name: low for low in lowered}
     tables: dict[str, CTable] = {}
     functions = tuple(_function(name, lowerings[f], spec, canonical, tables) for f in NATIVE if f in lowerings)
+    symbols = {f.name: f.symbol for f in functions}
+    entries = tuple(
+        CEntry(
+            name=low.name,
+            index=index,
+            id=_id(low.name) if low.name in symbols else "NATIVE_PYTHON_ONLY",
+            callback=symbols.get(low.name, "native_trampoline"),
+            params=len(low.core_params),
+            wide=sum(1 << i for i, c in enumerate(low.core_params) if c.wasm == "i64"),
+            results=len(low.core_results),
+        )
+        for index, low in enumerate(lowered)
+    )
     errno = spec.type("errno")
     out = translate.enum_map(errno, canonical.type("errno")).out
     errno_out = None
     if out:
         errno_out = CTable(name=f"{name}_errno_out", values=tuple(out[c] for c in range(len(out))))
     return CVersion(
-        name=name, namespace=spec.module, functions=functions, tables=tuple(tables.values()), errno_out=errno_out
+        name=name,
+        namespace=spec.module,
+        functions=functions,
+        entries=entries,
+        tables=tuple(tables.values()),
+        errno_out=errno_out,
     )
 
 

@@ -333,7 +333,7 @@ static wasm_trap_t *preview1_args_get(void *env, wasmtime_caller_t *caller, wasm
                                       size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ARGS_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t argv = (uint32_t)args[0].i32;
   uint32_t argv_buf = (uint32_t)args[1].i32;
   const native_strings_t *strings = NULL;
@@ -354,7 +354,7 @@ static wasm_trap_t *preview1_args_sizes_get(void *env, wasmtime_caller_t *caller
                                             size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ARGS_SIZES_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t size0_out = (uint32_t)args[0].i32;
   uint32_t size1_out = (uint32_t)args[1].i32;
   if ((size0_out & 3) || (uint64_t)size0_out + 4 > call.size)
@@ -379,7 +379,7 @@ static wasm_trap_t *preview1_environ_get(void *env, wasmtime_caller_t *caller, w
                                          size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ENVIRON_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t environ = (uint32_t)args[0].i32;
   uint32_t environ_buf = (uint32_t)args[1].i32;
   const native_strings_t *strings = NULL;
@@ -400,7 +400,7 @@ static wasm_trap_t *preview1_environ_sizes_get(void *env, wasmtime_caller_t *cal
                                                size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ENVIRON_SIZES_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t size0_out = (uint32_t)args[0].i32;
   uint32_t size1_out = (uint32_t)args[1].i32;
   if ((size0_out & 3) || (uint64_t)size0_out + 4 > call.size)
@@ -425,7 +425,7 @@ static wasm_trap_t *preview1_clock_res_get(void *env, wasmtime_caller_t *caller,
                                            size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_CLOCK_RES_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t id_ = (uint32_t)args[0].i32;
   uint32_t timestamp_out = (uint32_t)args[1].i32;
   if ((timestamp_out & 7) || (uint64_t)timestamp_out + 8 > call.size)
@@ -450,7 +450,7 @@ static wasm_trap_t *preview1_clock_time_get(void *env, wasmtime_caller_t *caller
                                             size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_CLOCK_TIME_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t id_ = (uint32_t)args[0].i32;
   uint64_t precision = (uint64_t)args[1].i64;
   uint32_t timestamp_out = (uint32_t)args[2].i32;
@@ -476,7 +476,7 @@ static wasm_trap_t *preview1_random_get(void *env, wasmtime_caller_t *caller, wa
                                         size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_RANDOM_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t buf = (uint32_t)args[0].i32;
   uint32_t buf_len = (uint32_t)args[1].i32;
   if ((uint64_t)buf + (uint64_t)buf_len > call.size)
@@ -495,7 +495,7 @@ static wasm_trap_t *preview1_sched_yield(void *env, wasmtime_caller_t *caller, w
                                          size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_SCHED_YIELD, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t err = 0;
   do {
     err = native_sched_yield(call.state);
@@ -507,15 +507,53 @@ static wasm_trap_t *preview1_sched_yield(void *env, wasmtime_caller_t *caller, w
 }
 
 const native_function_t native_preview1[] = {
-    {"args_get", NATIVE_ARGS_GET, preview1_args_get},
-    {"args_sizes_get", NATIVE_ARGS_SIZES_GET, preview1_args_sizes_get},
-    {"environ_get", NATIVE_ENVIRON_GET, preview1_environ_get},
-    {"environ_sizes_get", NATIVE_ENVIRON_SIZES_GET, preview1_environ_sizes_get},
-    {"clock_res_get", NATIVE_CLOCK_RES_GET, preview1_clock_res_get},
-    {"clock_time_get", NATIVE_CLOCK_TIME_GET, preview1_clock_time_get},
-    {"random_get", NATIVE_RANDOM_GET, preview1_random_get},
-    {"sched_yield", NATIVE_SCHED_YIELD, preview1_sched_yield},
-    {NULL, 0, NULL},
+    {"args_get", 0, NATIVE_ARGS_GET, preview1_args_get, 2, 0, 1},
+    {"args_sizes_get", 1, NATIVE_ARGS_SIZES_GET, preview1_args_sizes_get, 2, 0, 1},
+    {"environ_get", 2, NATIVE_ENVIRON_GET, preview1_environ_get, 2, 0, 1},
+    {"environ_sizes_get", 3, NATIVE_ENVIRON_SIZES_GET, preview1_environ_sizes_get, 2, 0, 1},
+    {"clock_res_get", 4, NATIVE_CLOCK_RES_GET, preview1_clock_res_get, 2, 0, 1},
+    {"clock_time_get", 5, NATIVE_CLOCK_TIME_GET, preview1_clock_time_get, 3, 2, 1},
+    {"fd_advise", 6, NATIVE_PYTHON_ONLY, native_trampoline, 4, 6, 1},
+    {"fd_allocate", 7, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
+    {"fd_close", 8, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"fd_datasync", 9, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"fd_fdstat_get", 10, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_fdstat_set_flags", 11, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_fdstat_set_rights", 12, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
+    {"fd_filestat_get", 13, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_filestat_set_size", 14, NATIVE_PYTHON_ONLY, native_trampoline, 2, 2, 1},
+    {"fd_filestat_set_times", 15, NATIVE_PYTHON_ONLY, native_trampoline, 4, 6, 1},
+    {"fd_pread", 16, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_prestat_get", 17, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_prestat_dir_name", 18, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"fd_pwrite", 19, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_read", 20, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"fd_readdir", 21, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_renumber", 22, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_seek", 23, NATIVE_PYTHON_ONLY, native_trampoline, 4, 2, 1},
+    {"fd_sync", 24, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"fd_tell", 25, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_write", 26, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"path_create_directory", 27, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"path_filestat_get", 28, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
+    {"path_filestat_set_times", 29, NATIVE_PYTHON_ONLY, native_trampoline, 7, 48, 1},
+    {"path_link", 30, NATIVE_PYTHON_ONLY, native_trampoline, 7, 0, 1},
+    {"path_open", 31, NATIVE_PYTHON_ONLY, native_trampoline, 9, 96, 1},
+    {"path_readlink", 32, NATIVE_PYTHON_ONLY, native_trampoline, 6, 0, 1},
+    {"path_remove_directory", 33, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"path_rename", 34, NATIVE_PYTHON_ONLY, native_trampoline, 6, 0, 1},
+    {"path_symlink", 35, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
+    {"path_unlink_file", 36, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"poll_oneoff", 37, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"proc_exit", 38, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 0},
+    {"proc_raise", 39, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"sched_yield", 40, NATIVE_SCHED_YIELD, preview1_sched_yield, 0, 0, 1},
+    {"random_get", 41, NATIVE_RANDOM_GET, preview1_random_get, 2, 0, 1},
+    {"sock_accept", 42, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"sock_recv", 43, NATIVE_PYTHON_ONLY, native_trampoline, 6, 0, 1},
+    {"sock_send", 44, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
+    {"sock_shutdown", 45, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {NULL, 0, 0, NULL, 0, 0, 0},
 };
 
 /* wasi_unstable ----------------------------------------------------------- */
@@ -524,7 +562,7 @@ static wasm_trap_t *preview0_args_get(void *env, wasmtime_caller_t *caller, wasm
                                       size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ARGS_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t argv = (uint32_t)args[0].i32;
   uint32_t argv_buf = (uint32_t)args[1].i32;
   const native_strings_t *strings = NULL;
@@ -545,7 +583,7 @@ static wasm_trap_t *preview0_args_sizes_get(void *env, wasmtime_caller_t *caller
                                             size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ARGS_SIZES_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t size0_out = (uint32_t)args[0].i32;
   uint32_t size1_out = (uint32_t)args[1].i32;
   if ((size0_out & 3) || (uint64_t)size0_out + 4 > call.size)
@@ -570,7 +608,7 @@ static wasm_trap_t *preview0_environ_get(void *env, wasmtime_caller_t *caller, w
                                          size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ENVIRON_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t environ = (uint32_t)args[0].i32;
   uint32_t environ_buf = (uint32_t)args[1].i32;
   const native_strings_t *strings = NULL;
@@ -591,7 +629,7 @@ static wasm_trap_t *preview0_environ_sizes_get(void *env, wasmtime_caller_t *cal
                                                size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_ENVIRON_SIZES_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t size0_out = (uint32_t)args[0].i32;
   uint32_t size1_out = (uint32_t)args[1].i32;
   if ((size0_out & 3) || (uint64_t)size0_out + 4 > call.size)
@@ -616,7 +654,7 @@ static wasm_trap_t *preview0_clock_res_get(void *env, wasmtime_caller_t *caller,
                                            size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_CLOCK_RES_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t id_ = (uint32_t)args[0].i32;
   uint32_t timestamp_out = (uint32_t)args[1].i32;
   if ((timestamp_out & 7) || (uint64_t)timestamp_out + 8 > call.size)
@@ -641,7 +679,7 @@ static wasm_trap_t *preview0_clock_time_get(void *env, wasmtime_caller_t *caller
                                             size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_CLOCK_TIME_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t id_ = (uint32_t)args[0].i32;
   uint64_t precision = (uint64_t)args[1].i64;
   uint32_t timestamp_out = (uint32_t)args[2].i32;
@@ -667,7 +705,7 @@ static wasm_trap_t *preview0_random_get(void *env, wasmtime_caller_t *caller, wa
                                         size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_RANDOM_GET, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t buf = (uint32_t)args[0].i32;
   uint32_t buf_len = (uint32_t)args[1].i32;
   if ((uint64_t)buf + (uint64_t)buf_len > call.size)
@@ -686,7 +724,7 @@ static wasm_trap_t *preview0_sched_yield(void *env, wasmtime_caller_t *caller, w
                                          size_t nargs) {
   native_call_t call;
   if (!native_begin(env, caller, NATIVE_SCHED_YIELD, &call))
-    return native_fallback(env, caller, args, nargs);
+    return native_trampoline(env, caller, args, nargs);
   uint32_t err = 0;
   do {
     err = native_sched_yield(call.state);
@@ -698,13 +736,50 @@ static wasm_trap_t *preview0_sched_yield(void *env, wasmtime_caller_t *caller, w
 }
 
 const native_function_t native_preview0[] = {
-    {"args_get", NATIVE_ARGS_GET, preview0_args_get},
-    {"args_sizes_get", NATIVE_ARGS_SIZES_GET, preview0_args_sizes_get},
-    {"environ_get", NATIVE_ENVIRON_GET, preview0_environ_get},
-    {"environ_sizes_get", NATIVE_ENVIRON_SIZES_GET, preview0_environ_sizes_get},
-    {"clock_res_get", NATIVE_CLOCK_RES_GET, preview0_clock_res_get},
-    {"clock_time_get", NATIVE_CLOCK_TIME_GET, preview0_clock_time_get},
-    {"random_get", NATIVE_RANDOM_GET, preview0_random_get},
-    {"sched_yield", NATIVE_SCHED_YIELD, preview0_sched_yield},
-    {NULL, 0, NULL},
+    {"args_get", 0, NATIVE_ARGS_GET, preview0_args_get, 2, 0, 1},
+    {"args_sizes_get", 1, NATIVE_ARGS_SIZES_GET, preview0_args_sizes_get, 2, 0, 1},
+    {"environ_get", 2, NATIVE_ENVIRON_GET, preview0_environ_get, 2, 0, 1},
+    {"environ_sizes_get", 3, NATIVE_ENVIRON_SIZES_GET, preview0_environ_sizes_get, 2, 0, 1},
+    {"clock_res_get", 4, NATIVE_CLOCK_RES_GET, preview0_clock_res_get, 2, 0, 1},
+    {"clock_time_get", 5, NATIVE_CLOCK_TIME_GET, preview0_clock_time_get, 3, 2, 1},
+    {"fd_advise", 6, NATIVE_PYTHON_ONLY, native_trampoline, 4, 6, 1},
+    {"fd_allocate", 7, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
+    {"fd_close", 8, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"fd_datasync", 9, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"fd_fdstat_get", 10, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_fdstat_set_flags", 11, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_fdstat_set_rights", 12, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
+    {"fd_filestat_get", 13, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_filestat_set_size", 14, NATIVE_PYTHON_ONLY, native_trampoline, 2, 2, 1},
+    {"fd_filestat_set_times", 15, NATIVE_PYTHON_ONLY, native_trampoline, 4, 6, 1},
+    {"fd_pread", 16, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_prestat_get", 17, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_prestat_dir_name", 18, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"fd_pwrite", 19, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_read", 20, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"fd_readdir", 21, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_renumber", 22, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_seek", 23, NATIVE_PYTHON_ONLY, native_trampoline, 4, 2, 1},
+    {"fd_sync", 24, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"fd_tell", 25, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_write", 26, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"path_create_directory", 27, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"path_filestat_get", 28, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
+    {"path_filestat_set_times", 29, NATIVE_PYTHON_ONLY, native_trampoline, 7, 48, 1},
+    {"path_link", 30, NATIVE_PYTHON_ONLY, native_trampoline, 7, 0, 1},
+    {"path_open", 31, NATIVE_PYTHON_ONLY, native_trampoline, 9, 96, 1},
+    {"path_readlink", 32, NATIVE_PYTHON_ONLY, native_trampoline, 6, 0, 1},
+    {"path_remove_directory", 33, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"path_rename", 34, NATIVE_PYTHON_ONLY, native_trampoline, 6, 0, 1},
+    {"path_symlink", 35, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
+    {"path_unlink_file", 36, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
+    {"poll_oneoff", 37, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"proc_exit", 38, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 0},
+    {"proc_raise", 39, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
+    {"sched_yield", 40, NATIVE_SCHED_YIELD, preview0_sched_yield, 0, 0, 1},
+    {"random_get", 41, NATIVE_RANDOM_GET, preview0_random_get, 2, 0, 1},
+    {"sock_recv", 42, NATIVE_PYTHON_ONLY, native_trampoline, 6, 0, 1},
+    {"sock_send", 43, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
+    {"sock_shutdown", 44, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {NULL, 0, 0, NULL, 0, 0, 0},
 };

@@ -99,6 +99,7 @@ enum {
   NATIVE_CLOCK_TIME_GET = 5,
   NATIVE_RANDOM_GET = 6,
   NATIVE_SCHED_YIELD = 7,
+  NATIVE_PYTHON_ONLY = -1, /* a call always served by its Python stub */
 };
 
 /* The host errno's WASI errno (EIO for one with no counterpart), as
@@ -115,13 +116,8 @@ uint32_t native_clock_time_get(native_state_t *state, uint32_t id_, uint64_t pre
 uint32_t native_random_get(native_state_t *state, uint8_t *buf, uint32_t buf_len);
 uint32_t native_sched_yield(native_state_t *state);
 
-/* A version's callbacks, by witx name; NULL-terminated. */
-typedef struct {
-  const char *name;
-  uint32_t id;
-  native_callback_t callback;
-} native_function_t;
-
+/* A version's functions, in the order of the generated Python module's
+   FUNCTIONS; NULL-terminated. */
 extern const native_function_t native_preview1[];
 extern const native_function_t native_preview0[];
 

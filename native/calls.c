@@ -15,12 +15,6 @@
 
 /* Checks and stores -------------------------------------------------------- */
 
-__attribute__((noinline)) void native_clear_stack(void) {
-  volatile uint8_t below[4096];
-  memset((void *)below, 0, sizeof below);
-  __asm__ __volatile__("" : : "r"(below) : "memory");
-}
-
 wasm_trap_t *native_check(const native_call_t *call, uint32_t ptr, uint64_t size, uint32_t align,
                           const char *function) {
   char message[256];

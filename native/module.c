@@ -1,8 +1,8 @@
 /* pywasi._native: the C hot path as a Python extension. Python sees a State
-   per WASI object and the addresses of the callbacks to register with
-   wasmtime_linker_define_func_unchecked (pywasi/native.py does that); the
-   callbacks themselves never touch Python unless they hand a call to its
-   Python callback. */
+   per WASI object, bound to the store it starts with, and define(), which
+   registers a version's callbacks in a linker (pywasi/native.py uses
+   both); the callbacks never touch Python unless they hand a call to its
+   stub (trampoline.c). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -12,7 +12,8 @@
 
 native_api_t native_api;
 unsigned long native_main_thread;
-_Thread_local uint32_t native_countdown;
+extern PyObject *native_trap_maker, *native_unbound;
+extern _Thread_local int native_depth;
 
 /* States ------------------------------------------------------------------ */
 
@@ -22,23 +23,14 @@ static void strings_free(native_strings_t *s) {
   memset(s, 0, sizeof *s);
 }
 
+/* With the GIL: the last reference drops the stubs too. */
 void native_state_release(native_state_t *state) {
   if (atomic_fetch_sub(&state->refs, 1) == 1) {
     strings_free(&state->args);
     strings_free(&state->env);
+    Py_XDECREF((PyObject *)state->slots);
     free(state);
   }
-}
-
-/* Entries are dropped by wasmtime when it drops the function, on whatever
-   thread does that: no Python here but the fallback's own finalizer (a ctypes
-   callback, which takes the GIL itself). */
-static void native_entry_finalize(void *env) {
-  native_entry_t *entry = env;
-  if (entry->release != NULL)
-    entry->release(entry->key);
-  native_state_release(entry->state);
-  free(entry);
 }
 
 static int strings_from(PyObject *list, native_strings_t *out, const char *what) {
@@ -119,6 +111,7 @@ static int State_init(StateObject *self, PyObject *args, PyObject *kwargs) {
 static void State_dealloc(StateObject *self) {
   if (self->state != NULL) {
     atomic_store(&self->state->on, 0);
+    atomic_store(&self->state->closed, 1);
     native_state_release(self->state);
   }
   Py_TYPE(self)->tp_free((PyObject *)self);
@@ -139,24 +132,59 @@ static PyObject *State_enable(StateObject *self, PyObject *arg) {
   Py_RETURN_NONE;
 }
 
-/* bind(context address, the wasmtime_memory_t's bytes): the store it is
-   started with and its memory. Only while off. */
+/* bind(context address, the wasmtime_memory_t's bytes, slots): the store
+   it is started with, its memory, and the list of stubs its trampolined
+   calls go to (changed in place by the bridge). Once; refused when another
+   WASI object not yet closed is bound to that store. */
 static PyObject *State_bind(StateObject *self, PyObject *args) {
   native_state_t *state = state_of(self);
   unsigned long long context;
   Py_buffer memory;
-  if (state == NULL || !PyArg_ParseTuple(args, "Ky*", &context, &memory))
+  PyObject *slots;
+  if (state == NULL || !PyArg_ParseTuple(args, "Ky*O!", &context, &memory, &PyList_Type, &slots))
     return NULL;
   if (memory.len > NATIVE_MEMORY_BYTES) {
     PyBuffer_Release(&memory);
     return PyErr_Format(PyExc_ValueError, "a wasmtime_memory_t of %zd bytes", memory.len);
   }
-  atomic_store(&state->on, 0);
-  state->context = (wasmtime_context_t *)(uintptr_t)context;
+  if (state->context != NULL) {
+    PyBuffer_Release(&memory);
+    return PyErr_Format(PyExc_RuntimeError, "State is bound once");
+  }
   memset(state->memory, 0, sizeof state->memory);
   memcpy(state->memory, memory.buf, memory.len);
   PyBuffer_Release(&memory);
+  Py_INCREF(slots);
+  state->slots = slots;
+  state->context = (wasmtime_context_t *)(uintptr_t)context;
+  switch (native_register(state->context, state)) {
+  case -1:
+    state->context = NULL;
+    return PyErr_Format(PyExc_ValueError, "this store is bound to another WASI object, not closed");
+  case -2:
+    state->context = NULL;
+    return PyErr_NoMemory();
+  }
   Py_RETURN_NONE;
+}
+
+/* close(): its WASI object was closed (its store may bind another). */
+static PyObject *State_close(StateObject *self, PyObject *unused) {
+  (void)unused;
+  native_state_t *state = state_of(self);
+  if (state == NULL)
+    return NULL;
+  atomic_store(&state->on, 0);
+  atomic_store(&state->closed, 1);
+  Py_RETURN_NONE;
+}
+
+static PyObject *State_in_flight(StateObject *self, PyObject *unused) {
+  (void)unused;
+  native_state_t *state = state_of(self);
+  if (state == NULL)
+    return NULL;
+  return PyLong_FromLong(atomic_load(&state->in_flight));
 }
 
 static PyObject *State_switch(StateObject *self, PyObject *arg) {
@@ -172,41 +200,6 @@ static PyObject *State_switch(StateObject *self, PyObject *arg) {
   Py_RETURN_NONE;
 }
 
-static const native_function_t *functions_of(const char *version) {
-  if (strcmp(version, "preview1") == 0)
-    return native_preview1;
-  if (strcmp(version, "preview0") == 0)
-    return native_preview0;
-  return NULL;
-}
-
-/* entry(version, name, fallback, release, key) -> (callback, env): what to
-   register for one function. The env holds a reference to the state until
-   wasmtime finalizes it (FINALIZER). */
-static PyObject *State_entry(StateObject *self, PyObject *args) {
-  native_state_t *state = state_of(self);
-  const char *version, *name;
-  unsigned long long fallback, release, key;
-  if (state == NULL || !PyArg_ParseTuple(args, "ssKKK", &version, &name, &fallback, &release, &key))
-    return NULL;
-  const native_function_t *f = functions_of(version);
-  if (f == NULL)
-    return PyErr_Format(PyExc_ValueError, "no native functions for version %s", version);
-  for (; f->name != NULL && strcmp(f->name, name) != 0; f++)
-    ;
-  if (f->name == NULL)
-    return PyErr_Format(PyExc_KeyError, "%s is not served natively", name);
-  native_entry_t *entry = calloc(1, sizeof *entry);
-  if (entry == NULL)
-    return PyErr_NoMemory();
-  atomic_fetch_add(&state->refs, 1);
-  entry->state = state;
-  entry->fallback = (size_t(*)(void *, void *, void *))(uintptr_t)fallback;
-  entry->release = (void (*)(void *))(uintptr_t)release;
-  entry->key = (void *)(uintptr_t)key;
-  return Py_BuildValue("KK", (unsigned long long)(uintptr_t)f->callback, (unsigned long long)(uintptr_t)entry);
-}
-
 static PyObject *State_calls(StateObject *self, PyObject *unused) {
   (void)unused;
   native_state_t *state = state_of(self);
@@ -218,9 +211,10 @@ static PyObject *State_calls(StateObject *self, PyObject *unused) {
 static PyMethodDef State_methods[] = {
     {"calls", (PyCFunction)State_calls, METH_NOARGS, "calls(): how many calls C has served"},
     {"enable", (PyCFunction)State_enable, METH_O, "enable(mask): the NATIVE_* bits served in C"},
-    {"bind", (PyCFunction)State_bind, METH_VARARGS, "bind(context, memory): the store and memory started with"},
+    {"bind", (PyCFunction)State_bind, METH_VARARGS, "bind(context, memory, slots): the store started with"},
     {"switch", (PyCFunction)State_switch, METH_O, "switch(on): serve enabled calls in C, or all in Python"},
-    {"entry", (PyCFunction)State_entry, METH_VARARGS, "entry(version, name, fallback, release, key)"},
+    {"close", (PyCFunction)State_close, METH_NOARGS, "close(): the WASI object was closed"},
+    {"in_flight", (PyCFunction)State_in_flight, METH_NOARGS, "in_flight(): calls in Python under way"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -237,44 +231,126 @@ static PyTypeObject StateType = {
 
 /* Module ------------------------------------------------------------------- */
 
+static const native_function_t *functions_of(const char *version) {
+  if (strcmp(version, "preview1") == 0)
+    return native_preview1;
+  if (strcmp(version, "preview0") == 0)
+    return native_preview0;
+  return NULL;
+}
+
+
+/* init(trap_new, caller_context, memory_data, memory_data_size,
+   define_unchecked, main thread ident, trap maker, unbound): once. */
 static PyObject *init_api(PyObject *module, PyObject *args) {
-  unsigned long long trap_new, caller_context, memory_data, memory_data_size;
+  unsigned long long trap_new, caller_context, memory_data, memory_data_size, define_unchecked;
   unsigned long main_thread;
-  if (!PyArg_ParseTuple(args, "KKKKk", &trap_new, &caller_context, &memory_data, &memory_data_size,
-                        &main_thread))
+  PyObject *trap_maker, *unbound;
+  if (!PyArg_ParseTuple(args, "KKKKKkOO", &trap_new, &caller_context, &memory_data, &memory_data_size,
+                        &define_unchecked, &main_thread, &trap_maker, &unbound))
     return NULL;
-  native_main_thread = main_thread;
-  if (!trap_new || !caller_context || !memory_data || !memory_data_size)
+  if (!trap_new || !caller_context || !memory_data || !memory_data_size || !define_unchecked)
     return PyErr_Format(PyExc_ValueError, "a wasmtime C API function is missing");
+  if (!PyCallable_Check(trap_maker) || !PyCallable_Check(unbound))
+    return PyErr_Format(PyExc_TypeError, "the trap maker and unbound must be callable");
+  native_main_thread = main_thread;
   native_api.trap_new = (wasm_trap_t * (*)(const char *, size_t))(uintptr_t)trap_new;
   native_api.caller_context = (wasmtime_context_t * (*)(wasmtime_caller_t *))(uintptr_t)caller_context;
   native_api.memory_data = (uint8_t * (*)(const wasmtime_context_t *, const void *))(uintptr_t)memory_data;
   native_api.memory_data_size = (size_t(*)(const wasmtime_context_t *, const void *))(uintptr_t)memory_data_size;
+  native_api.define_unchecked =
+      (wasmtime_error_t * (*)(void *, const char *, size_t, const char *, size_t, const wasm_functype_t *,
+                              native_callback_t, void *, void (*)(void *)))(uintptr_t)define_unchecked;
+  Py_INCREF(trap_maker);
+  Py_XSETREF(native_trap_maker, trap_maker);
+  Py_INCREF(unbound);
+  Py_XSETREF(native_unbound, unbound);
   Py_RETURN_NONE;
 }
 
+/* define(linker address, version, namespace, [functype address, ...]): every
+   function of the version, registered in the linker, in FUNCTIONS order.
+   Returns 0, or the address of wasmtime's error (for wasmtime-py to raise). */
+static PyObject *define(PyObject *module, PyObject *args) {
+  (void)module;
+  unsigned long long linker;
+  const char *version, *namespace;
+  Py_ssize_t namespace_len;
+  PyObject *types;
+  if (!PyArg_ParseTuple(args, "Kss#O!", &linker, &version, &namespace, &namespace_len, &PyList_Type, &types))
+    return NULL;
+  const native_function_t *f = functions_of(version);
+  if (f == NULL)
+    return PyErr_Format(PyExc_ValueError, "no functions for version %s", version);
+  Py_ssize_t n = 0;
+  for (; f[n].name != NULL; n++)
+    ;
+  if (PyList_GET_SIZE(types) != n)
+    return PyErr_Format(PyExc_ValueError, "%zd function types for %zd functions", PyList_GET_SIZE(types), n);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    void *type = PyLong_AsVoidPtr(PyList_GET_ITEM(types, i));
+    if (type == NULL)
+      return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "no function type for %s", f[i].name);
+    wasmtime_error_t *error = native_api.define_unchecked((void *)(uintptr_t)linker, namespace, namespace_len,
+                                                          f[i].name, strlen(f[i].name), type, f[i].callback,
+                                                          (void *)&f[i], NULL);
+    if (error != NULL)
+      return PyLong_FromVoidPtr(error);
+  }
+  return PyLong_FromLong(0);
+}
+
+/* forget(context address): the store is being deleted. */
+static PyObject *forget(PyObject *module, PyObject *arg) {
+  (void)module;
+  void *context = PyLong_AsVoidPtr(arg);
+  if (context == NULL && PyErr_Occurred())
+    return NULL;
+  native_forget(context);
+  Py_RETURN_NONE;
+}
+
+static PyObject *bound(PyObject *module, PyObject *unused) {
+  (void)module, (void)unused;
+  return PyLong_FromSize_t(native_bound());
+}
+
+static PyObject *depth(PyObject *module, PyObject *unused) {
+  (void)module, (void)unused;
+  return PyLong_FromLong(native_depth);
+}
+
+/* functions(version): [(name, NATIVE_* bit or -1), ...] in FUNCTIONS order. */
 static PyObject *functions(PyObject *module, PyObject *arg) {
+  (void)module;
   const char *version = PyUnicode_AsUTF8(arg);
   if (version == NULL)
     return NULL;
   const native_function_t *f = functions_of(version);
-  PyObject *out = PyDict_New();
-  for (; out != NULL && f != NULL && f->name != NULL; f++) {
-    PyObject *bit = PyLong_FromUnsignedLong(f->id);
-    if (bit == NULL || PyDict_SetItemString(out, f->name, bit) < 0) {
-      Py_XDECREF(bit);
+  if (f == NULL)
+    return PyErr_Format(PyExc_ValueError, "no functions for version %s", version);
+  PyObject *out = PyList_New(0);
+  for (; out != NULL && f->name != NULL; f++) {
+    PyObject *item = Py_BuildValue("(si)", f->name, (int)f->id);
+    if (item == NULL || PyList_Append(out, item) < 0) {
+      Py_XDECREF(item);
       Py_CLEAR(out);
       break;
     }
-    Py_DECREF(bit);
+    Py_DECREF(item);
   }
   return out;
 }
 
 static PyMethodDef module_methods[] = {
     {"init", init_api, METH_VARARGS,
-     "init(trap_new, caller_context, memory_data, memory_data_size, main_thread_ident)"},
-    {"functions", functions, METH_O, "functions(version): {name: NATIVE_* bit} of the calls served in C"},
+     "init(trap_new, caller_context, memory_data, memory_data_size, define_unchecked, main_thread_ident, "
+     "trap_maker, unbound)"},
+    {"functions", functions, METH_O, "functions(version): [(name, NATIVE_* bit or -1)] in FUNCTIONS order"},
+    {"define", define, METH_VARARGS, "define(linker, version, namespace, functypes): register a version"},
+    {"forget", forget, METH_O, "forget(context): the store is being deleted"},
+    {"bound", bound, METH_NOARGS, "bound(): how many stores are bound to a state"},
+    {"depth", depth, METH_NOARGS, "depth(): calls into Python stubs under way on this thread"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -291,9 +367,7 @@ PyMODINIT_FUNC PyInit__native(void) {
   if (module == NULL)
     return NULL;
   Py_INCREF(&StateType);
-  if (PyModule_AddObject(module, "State", (PyObject *)&StateType) < 0 ||
-      PyModule_AddObject(module, "FINALIZER",
-                         PyLong_FromUnsignedLongLong((unsigned long long)(uintptr_t)native_entry_finalize)) < 0) {
+  if (PyModule_AddObject(module, "State", (PyObject *)&StateType) < 0) {
     Py_DECREF(module);
     return NULL;
   }

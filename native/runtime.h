@@ -1,14 +1,19 @@
-/* The C hot path's runtime: what the generated callbacks (generated/native.c)
-   and the C handlers (calls.c) share. It knows wasmtime only through the few
-   C API functions the extension is handed at import (native_api), and guest
-   memory only as (base, size) read afresh at each call: a memory that grows or
-   moves needs nothing more.
+/* The C hot path's runtime: what the generated callbacks (generated/native.c),
+   the C handlers (calls.c) and the trampoline into Python (trampoline.c)
+   share. It knows wasmtime only through the few C API functions the
+   extension is handed at import (native_api), and guest memory only as
+   (base, size) read afresh at each call: a memory that grows or moves needs
+   nothing more.
 
-   A state is one WASI object's: what its native calls need (the strings,
-   clocks) and the store it was started with. A callback serves a call in C
-   only when its state is on, the call is enabled, and the caller's store is
-   that store; otherwise it hands the call, unchanged, to the Python callback
-   (native_fallback), which is what pywasi runs without this extension. */
+   Every function of a version is registered once per linker, with its
+   entry in the generated table (native_function_t) as its env: the same
+   callbacks serve every WASI object and every store. A call finds its WASI
+   object's state from the caller's store (native_lookup: the store a WASI
+   object was started with is registered to it), so a store no WASI object
+   was started with reaches none. A callback serves a call in C only when
+   the state is on and the call enabled; otherwise, and for every call C has
+   no handler for, the trampoline hands it to the Python stub in the state's
+   slot list, with the GIL. */
 
 #ifndef PYWASI_NATIVE_RUNTIME_H
 #define PYWASI_NATIVE_RUNTIME_H
@@ -33,22 +38,45 @@ _Static_assert(sizeof(wasmtime_val_raw_t) == 16, "wasmtime_val_raw_t is 16 bytes
 typedef wasm_trap_t *(*native_callback_t)(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
                                           size_t nargs);
 
+typedef struct wasmtime_error wasmtime_error_t;
+typedef struct wasm_functype_t wasm_functype_t;
+
 typedef struct {
   wasm_trap_t *(*trap_new)(const char *message, size_t length);
   wasmtime_context_t *(*caller_context)(wasmtime_caller_t *caller);
   uint8_t *(*memory_data)(const wasmtime_context_t *context, const void *memory);
   size_t (*memory_data_size)(const wasmtime_context_t *context, const void *memory);
+  wasmtime_error_t *(*define_unchecked)(void *linker, const char *module, size_t module_len, const char *name,
+                                        size_t name_len, const wasm_functype_t *type, native_callback_t callback,
+                                        void *env, void (*finalizer)(void *));
 } native_api_t;
 
 extern native_api_t native_api;
 
-/* Python runs its signal handlers (Ctrl-C, a run's stop) only on the main
-   thread, between bytecodes: a guest on that thread whose host calls all
-   stay in C would never let them run. So there, one call in
-   NATIVE_SIGNAL_EVERY goes to Python, which answers it the same way. */
-#define NATIVE_SIGNAL_EVERY 256
+/* One function of a version, as registered: wasmtime passes it to the
+   callback as its env. */
+typedef struct {
+  const char *name;
+  uint32_t index;             /* its stub's slot: the order of the Python module's FUNCTIONS */
+  int32_t id;                 /* its NATIVE_* bit, or NATIVE_PYTHON_ONLY */
+  native_callback_t callback; /* its C callback, or native_trampoline */
+  uint32_t params;            /* core parameters */
+  uint32_t wide;              /* bit i set: parameter i is an i64 */
+  uint32_t results;           /* 0, or 1 (an errno) */
+} native_function_t;
+
+#define NATIVE_MAX_PARAMS 16
+
+/* Python runs its signal handlers (a SIGALRM or SIGTERM handler of the
+   host's) only on the main thread, between bytecodes: a guest on that
+   thread whose host calls all stay in C would never let them run. So there,
+   a call goes to Python when NATIVE_PYTHON_EVERY_NS have passed since one
+   last did (by the coarse clock, looked at every 64th call). Not by count:
+   going to Python waits for the GIL, up to a switch interval next to a busy
+   thread. (A run's stops, Ctrl-C included, switch C off themselves.) */
+#define NATIVE_PYTHON_EVERY_NS 50000000
 extern unsigned long native_main_thread;
-extern _Thread_local uint32_t native_countdown;
+int native_python_due(void);
 
 #define NATIVE_MEMORY_BYTES 32 /* room for a wasmtime_memory_t of any supported wasmtime */
 
@@ -61,26 +89,26 @@ typedef struct {
   char *data;
 } native_strings_t;
 
-typedef struct {
+typedef struct native_state {
   atomic_long refs;
-  atomic_int on;                /* 0: every call goes to Python */
+  atomic_int on;                 /* 0: every call goes to Python */
+  atomic_int closed;             /* its WASI object was closed */
   atomic_uint_least64_t enabled; /* by NATIVE_* bit: served here when on */
-  atomic_uint_least64_t calls;   /* calls served here (a usage record's count) */
-  wasmtime_context_t *context;  /* the store it was started with */
+  atomic_uint_least64_t calls;   /* host calls from its store, in C and in Python */
+  atomic_long in_flight;         /* calls in Python under way, on any thread */
+  wasmtime_context_t *context;   /* the store it was started with */
   uint8_t memory[NATIVE_MEMORY_BYTES];
+  void *slots; /* the bridge's list of stubs (a PyObject *, owned; used with the GIL) */
   native_strings_t args, env;
   int64_t monotonic_origin;
   uint64_t resolution[4];
 } native_state_t;
 
-/* What wasmtime passes a callback as its env: the state, and the Python
-   callback of the same function, which serves every call C does not. */
-typedef struct {
-  native_state_t *state;
-  size_t (*fallback)(void *env, void *caller, void *args);
-  void (*release)(void *key); /* Python's finalizer of the fallback */
-  void *key;
-} native_entry_t;
+/* The state the store of `context` was started with, or NULL (registry.c). */
+native_state_t *native_lookup(wasmtime_context_t *context);
+int native_register(wasmtime_context_t *context, native_state_t *state);
+void native_forget(wasmtime_context_t *context);
+size_t native_bound(void);
 
 /* One call under way: its state and the memory as it is now. */
 typedef struct {
@@ -92,18 +120,18 @@ typedef struct {
 void native_state_release(native_state_t *state);
 void native_random_setup(void); /* once, at import */
 
+/* Whether C serves this call: when it does, `call` is set up for it and the
+   call is counted. */
 static inline int native_begin(void *env, wasmtime_caller_t *caller, uint32_t id, native_call_t *call) {
-  native_entry_t *entry = env;
-  native_state_t *state = entry->state;
-  if (!atomic_load_explicit(&state->on, memory_order_acquire))
+  (void)env;
+  if ((unsigned long)pthread_self() == native_main_thread && native_python_due())
+    return 0;
+  wasmtime_context_t *context = native_api.caller_context(caller);
+  native_state_t *state = native_lookup(context);
+  if (state == NULL || !atomic_load_explicit(&state->on, memory_order_acquire))
     return 0;
   if (!(atomic_load_explicit(&state->enabled, memory_order_relaxed) & ((uint64_t)1 << id)))
     return 0;
-  if ((unsigned long)pthread_self() == native_main_thread && ++native_countdown % NATIVE_SIGNAL_EVERY == 0)
-    return 0;
-  wasmtime_context_t *context = native_api.caller_context(caller);
-  if (context != state->context)
-    return 0; /* another store: the Python path answers as it always has */
   atomic_fetch_add_explicit(&state->calls, 1, memory_order_relaxed);
   call->state = state;
   call->base = native_api.memory_data(context, state->memory);
@@ -111,23 +139,11 @@ static inline int native_begin(void *env, wasmtime_caller_t *caller, uint32_t id
   return 1;
 }
 
-/* The Python callback of the call. When an exception escapes it (raised at
-   its first bytecode: an async exception, a signal handler's), ctypes reports
-   it and returns without writing the return value: the caller reads whatever
-   the stack held there. Zeroing the stack the call is about to use first
-   makes that 0 ("no trap", as the bridge expects: its unraisable hook stops
-   the guest at its next call) on the stacks seen here, but not provably:
-   an async exception on the guest's thread can still crash the process,
-   which is why the C hot path is opt-in (pywasi/native.py). */
-void native_clear_stack(void);
-
-static inline wasm_trap_t *native_fallback(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
-                                           size_t nargs) {
-  (void)nargs;
-  native_entry_t *entry = env;
-  native_clear_stack();
-  return (wasm_trap_t *)entry->fallback(env, caller, args);
-}
+/* The call, handed to its Python stub (with the GIL): for every call C does
+   not serve. Whatever the stub raises, even at its first bytecode (an
+   async exception, a signal handler's), becomes a trap whose exception the
+   bridge keeps for whoever entered the guest (pywasi/bridge.py). */
+wasm_trap_t *native_trampoline(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t nargs);
 
 /* The trap of a region that failed its inline check, worded as
    pywasi.runtime.memory.GuestMemory.check words it. */

@@ -1,6 +1,9 @@
 """The host-call bridge between wasmtime and the generated stubs.
 
-Host functions are registered as raw, unchecked callbacks through the C API
+With the C extension (pywasi/native.py), host functions are its C callbacks,
+shared by every WASI object, and a call that Python serves reaches its stub
+through a C trampoline. Without it, they are ctypes callbacks, one set per
+WASI object, registered as raw, unchecked callbacks through the C API
 inside the wasmtime wheel (`wasmtime_linker_define_func_unchecked`): about
 170 ns a call, where wasmtime-py's public `Func` costs about 5 us. If the
 wheel lacks those symbols, wasmtime-py's public API serves instead.
@@ -67,10 +70,6 @@ def _c(name: str, restype, *argtypes):
 
 _define_unchecked = _c(
     "wasmtime_linker_define_func_unchecked", _VOID, _VOID, ctypes.c_char_p, _SIZE, ctypes.c_char_p, _SIZE, _VOID, CALLBACK, _VOID, FINALIZER
-)
-# The same, for a C callback (the C hot path, pywasi/native.py).
-_define_unchecked_c = _c(
-    "wasmtime_linker_define_func_unchecked", _VOID, _VOID, ctypes.c_char_p, _SIZE, ctypes.c_char_p, _SIZE, _VOID, _VOID, _VOID, _VOID
 )
 _trap_new = _c("wasmtime_trap_new", _VOID, ctypes.c_char_p, _SIZE)
 _func_call = _c("wasmtime_func_call", _VOID, _VOID, _VOID, _VOID, _SIZE, _VOID, _SIZE, ctypes.POINTER(_VOID))
@@ -163,7 +162,9 @@ if _HOOKED:
     _public.maybe_raise_last_exn = _raise_kept
 
 
-def _raw_trap(function: str, error: BaseException) -> int:
+def raw_trap(function: str, error: BaseException) -> int:
+    """The trap (its address) a raw callback returns for `error`, which is
+    kept for whoever entered the guest."""
     _keep(error)
     message = trap_message(function, error).encode("utf-8", "replace")
     return _trap_new(message, len(message)) or 0
@@ -201,7 +202,7 @@ def _raw_callback(name: str, slots: list, index: int, params: tuple, results: tu
                 v[0] = result
             return 0
         except BaseException as error:  # noqa: B036 - nothing may escape a callback
-            return _raw_trap(name, error)
+            return raw_trap(name, error)
 
     return callback, lambda: calls
 
@@ -289,11 +290,17 @@ class Bridge:
 
     def calls(self) -> int:
         """Host calls made through this bridge's callbacks, in every linker
-        (those its C callbacks served are counted in C)."""
-        served = self.native.calls() if self.native is not None else 0
-        return sum(count() for count in self.counts) + served
+        (with the extension: from the bound store, counted in C)."""
+        if self.native is not None:
+            return self.native.calls()
+        return sum(count() for count in self.counts)
 
     def define(self, linker: wasmtime.Linker) -> None:
+        if self.native is not None:
+            # The FuncType objects stay referenced (here) while their addresses are in use.
+            types = [_functype(linker.engine, i.core_params, i.core_results) for i in self.functions.values()]
+            self.native.define(linker, self.namespace, [_address(t.ptr()) for t in types])
+            return
         for index, name in enumerate(self.names):
             info = self.functions[name]
             ty = _functype(linker.engine, info.core_params, info.core_results)
@@ -311,20 +318,9 @@ class Bridge:
         key = next(_keys)
         _LIVE[key] = callback
         module, field = self.namespace.encode(), name.encode()
-        if self.native is not None and self.native.serves(name):
-            # The C callback answers what it can and hands the rest to `callback`.
-            code, env = self.native.entry(name, _address(callback), _address(_finalize), key)
-            error = _define_unchecked_c(
-                _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), code, env,
-                self.native.finalizer,
-            )
-            if error:
-                FINALIZER(self.native.finalizer)(env)
-        else:
-            error = _define_unchecked(
-                _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), callback, key,
-                _finalize,
-            )
+        error = _define_unchecked(
+            _address(linker.ptr()), module, len(module), field, len(field), _address(ty.ptr()), callback, key, _finalize
+        )
         if error:
             _LIVE.pop(key, None)
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
@@ -351,7 +347,8 @@ class Bridge:
 
     def close(self) -> None:
         """Every next host call traps, saying the WASI object was closed."""
-        self._native(False)
+        if self.native is not None:
+            self.native.close()
         self.live = None
         self.waiting = [_closed] * len(self.names)
         self.slots[:] = self.waiting
@@ -360,6 +357,8 @@ class Bridge:
         """Whether a thread (this one included) is inside one of this
         bridge's host calls: looked up in every thread's frames, so that
         the calls themselves pay nothing for it."""
+        if self.native is not None and self.native.in_flight():
+            return True
         frame: FrameType | None  # no other name: a frame left in a local keeps its locals alive
         for frame in sys._current_frames().values():
             while frame is not None:

@@ -1,7 +1,10 @@
 """Signals while a guest runs: the handler's exception ends the guest and
 reaches whoever started it, never a corrupt process.
 
-Python runs a signal handler between bytecodes of the main thread. If that
+Python runs a signal handler between bytecodes of the main thread. Under a
+host call the C trampoline made (pywasi/native.py), its exception is raised
+there, wrapped so that no stub takes it for an errno (Bridge.Stopped), and
+the trampoline makes it the call's trap. On the pure-Python bridge, if that
 is the first bytecode of a host-call callback, before its `try`, an
 exception the handler raises (the default SIGINT handler's
 KeyboardInterrupt, a SIGALRM deadline) would escape the callback: printed,
@@ -27,7 +30,7 @@ import signal
 import threading
 import weakref
 
-from . import bridge as _bridge
+from . import bridge as _bridge, native
 from .stop import TICKER, deadline_stop
 
 _bridges: weakref.WeakSet = weakref.WeakSet()
@@ -39,6 +42,14 @@ def _guard(handler):
 
     def guarded(signum, frame):
         inside = _bridge.entered(frame)
+        if inside is None and native.in_host_call():
+            # Under a stub the C trampoline called: whatever the handler
+            # raises, even at the stub's first bytecode, reaches the
+            # trampoline, which makes it the call's trap.
+            try:
+                return handler(signum, frame)
+            except BaseException as error:  # noqa: B036
+                raise _bridge.Stopped(error) from None
         if inside is None:
             return handler(signum, frame)
         callback, target, at_entry = inside

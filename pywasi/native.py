@@ -1,21 +1,21 @@
 """The C hot path (the optional extension pywasi._native), when it is built.
 
-Calls whose whole semantics can live outside Python (args_*, environ_*,
-clock_*, random_get, sched_yield: codegen/cplan.py lists them) are then
-registered as C callbacks, generated from the same lowering as the Python
-stubs (generated/native.c). They run without the GIL. Each hands its call,
-unchanged, to the Python callback the bridge would have registered whenever
-C must not answer: before start and after close, while an interrupt is
-pending, when trace or stats are on, when the caller's store is not the one
-the WASI object was started with, or when the handler is not the one whose
-semantics native/calls.c has (a subclass overriding it).
+Every host function is then a C callback, registered once per linker and
+shared by every WASI object: a call finds its WASI object from the caller's
+store (the one the object was started with, registered at start), so a
+store no WASI object was started with reaches none. Calls whose whole
+semantics can live outside Python (codegen/cplan.py lists them) are served
+in C, generated from the same lowering as the Python stubs
+(generated/native.c), without the GIL. Every other call, and a served one
+whenever C must not answer (before start and after close, while a stop is
+pending, when trace or stats are on, when the handler is not the one whose
+semantics native/calls.c has: a subclass overriding it), goes through a C
+trampoline to the Python stub, which turns whatever the stub raises into a
+trap (native/trampoline.c).
 
-It is opt-in for now: PYWASI_NATIVE=1 turns it on. Known problem: an
-exception that escapes a Python callback at its first bytecode (an async
-exception, a signal handler's, on the guest's thread) leaves ctypes'
-return value unwritten; called from wasmtime that has read as "no trap", but
-called from C it can read as garbage and crash (native/runtime.h lowers the
-odds). `STATUS` says which path is in force and why (`pywasi audit` prints it).
+PYWASI_NATIVE=0 forces the pure-Python bridge (ctypes callbacks, one set per
+WASI object), which is also what runs when the extension is not built.
+`STATUS` says which path is in force and why (`pywasi audit` prints it).
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
+import wasmtime
 from wasmtime import _ffi as ffi
 
+from pywasi.generated.versions import VERSIONS
 from pywasi.handlers.calls.args_env import ArgsEnv
 from pywasi.handlers.calls.clock import Clocks
 from pywasi.handlers.calls.proc import Process
 from pywasi.handlers.calls.random import Randomness
 
 from . import bridge
+from .errors import NotStarted
 
 # The Python handlers whose semantics the C handlers have.
 SEMANTICS = {
@@ -58,26 +61,59 @@ def _address(name: str) -> int:
         return 0
 
 
+def _unbound(name: str):
+    raise NotStarted(name)
+
+
 def _load() -> tuple[ModuleType | None, str]:
     """The extension, initialized, and what `pywasi audit` says of it."""
-    choice = os.environ.get("PYWASI_NATIVE")
-    if choice == "0":
+    if os.environ.get("PYWASI_NATIVE") == "0":
         return None, "off: PYWASI_NATIVE=0"
-    if choice != "1":
-        return None, "off: PYWASI_NATIVE=1 turns it on"
     if not bridge.RAW:
         return None, "off: this wasmtime lacks the raw C API the bridge uses"
     try:  # a binary that may not be built: loaded by name, not imported at the top
         module = importlib.import_module("pywasi._native")
     except ImportError as e:
         return None, f"off: the extension is not built ({e})"
-    api = ("wasmtime_trap_new", "wasmtime_caller_context", "wasmtime_memory_data", "wasmtime_memory_data_size")
+    api = ("wasmtime_trap_new", "wasmtime_caller_context", "wasmtime_memory_data", "wasmtime_memory_data_size",
+           "wasmtime_linker_define_func_unchecked")
     try:
         # The main thread, where Python runs signal handlers (see runtime.h).
-        module.init(*map(_address, api), threading.main_thread().ident)
+        module.init(*map(_address, api), threading.main_thread().ident, bridge.raw_trap, _unbound)
     except ValueError as e:  # a C API function is missing
         return None, f"off: {e}"
-    return module, f"on: {len(SEMANTICS)} calls in C ({Path(module.__file__ or '').name})"
+    for version in VERSIONS:
+        abi = importlib.import_module(version.module)
+        names = [name for name, _ in module.functions(_short(version.module))]
+        if names != list(abi.FUNCTIONS):
+            return None, f"off: the extension was built for other stubs than {version.module}'s (rebuild it)"
+    if not _forget_deleted_stores(module):
+        return None, "off: this wasmtime-py deletes its stores otherwise than pywasi knows"
+    served = len(SEMANTICS)
+    return module, f"on: {served} calls in C, the others through a C trampoline ({Path(module.__file__ or '').name})"
+
+
+def _short(module: str) -> str:
+    return module.rsplit(".", 1)[1]  # the generated module's name: preview1, preview0
+
+
+def _forget_deleted_stores(module: ModuleType) -> bool:
+    """A store's registration goes with it: wasmtime-py's Store._delete (its
+    close() and its finalizer both end there) first tells the extension,
+    before wasmtime frees the store and its address can be reused."""
+    delete = getattr(wasmtime.Store, "_delete", None)
+    if not callable(delete):
+        return False
+    if getattr(delete, "pywasi_forgets", False):
+        return True
+
+    def _delete(self, ptr):
+        module.forget(ctypes.cast(ffi.wasmtime_store_context(ptr), _VOID).value or 0)
+        delete(self, ptr)
+
+    _delete.pywasi_forgets = True  # type: ignore[attr-defined]
+    wasmtime.Store._delete = _delete  # type: ignore[method-assign]
+    return True
 
 
 _native, STATUS = _load()
@@ -85,47 +121,68 @@ ENABLED = _native is not None
 
 
 class NativeCalls:
-    """One WASI object's calls in C: its state, and the registration of its
-    callbacks. Created only when the extension is loaded."""
+    """One WASI object's calls through the extension: its state (what its C
+    calls need, the store it is bound to, its stubs) and the registration
+    of a version's callbacks. Created only when the extension is loaded."""
 
     def __init__(self, module: ModuleType, host, version: str):
+        self.module = module
         self.version = version  # the generated module's name: preview1, preview0
-        self.bits = module.functions(version)  # name -> its NATIVE_* bit
-        self.finalizer = module.FINALIZER  # the C finalizer of an entry's env
         self.state = module.State(
             args=list(host.args), env=list(host.env), monotonic_origin=host.monotonic_origin,
             resolutions=tuple(host.clock_res_get(clock) for clock in range(4)),
         )
         mask = 0
-        for name, bit in self.bits.items():
-            if getattr(type(host), name, None) is SEMANTICS[name]:
+        for name, bit in module.functions(version):
+            if bit >= 0 and getattr(type(host), name, None) is SEMANTICS[name]:
                 mask |= 1 << bit
         self.state.enable(mask)
 
-    def serves(self, name: str) -> bool:
-        return name in self.bits
+    def define(self, linker: wasmtime.Linker, namespace: str, types: list[int]) -> None:
+        """Register every function of the version in `linker`; `types` are
+        their wasm_functype_t addresses, in FUNCTIONS order."""
+        error = self.module.define(_linker_address(linker), self.version, namespace.encode(), types)
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
 
-    def entry(self, name: str, fallback: int, release: int, key: int) -> tuple[int, int]:
-        """What to register for `name`: (the C callback, its env). `fallback`
-        is the address of the Python callback serving what C does not;
-        `release(key)` is called when wasmtime drops the function (FINALIZER
-        does both)."""
-        return self.state.entry(self.version, name, fallback, release, key)
-
-    def bind(self, store, memory) -> None:
-        """The store and memory the WASI object starts with; calls from any
-        other store go to Python."""
+    def bind(self, store: wasmtime.Store, memory: wasmtime.Memory, slots: list) -> None:
+        """The store and memory the WASI object starts with, and its stubs:
+        from now on calls from that store reach this object. ValueError if
+        another WASI object, not closed, is bound to the store."""
         handle = ctypes.string_at(ctypes.addressof(memory._memory), ctypes.sizeof(memory._memory))
-        self.state.bind(ctypes.cast(store._context(), _VOID).value or 0, handle)
+        self.state.bind(ctypes.cast(store._context(), _VOID).value or 0, handle, slots)
 
     def switch(self, on: bool) -> None:
         self.state.switch(on)
 
+    def close(self) -> None:
+        self.state.close()
+
     def calls(self) -> int:
-        """How many calls C has served (the Python callbacks count the rest)."""
+        """Host calls from the bound store (in C and in Python)."""
         return self.state.calls()
+
+    def in_flight(self) -> bool:
+        """Whether a call is under way in a Python stub, on any thread."""
+        return self.state.in_flight() > 0
+
+
+def _linker_address(linker: wasmtime.Linker) -> int:
+    return ctypes.cast(linker.ptr(), _VOID).value or 0
 
 
 def calls_for(host, version: str) -> NativeCalls | None:
     """The C calls of a WASI object, or None without the extension."""
     return NativeCalls(_native, host, version) if _native is not None else None
+
+
+def in_host_call() -> bool:
+    """Whether this thread is inside a host call the trampoline handed to a
+    Python stub (a signal handler running now runs under it)."""
+    return _native is not None and _native.depth() > 0
+
+
+def bound_stores() -> int:
+    """How many stores are bound to a WASI object's state (0 without the
+    extension): a store's binding goes with the store."""
+    return _native.bound() if _native is not None else 0

@@ -278,6 +278,13 @@ class WASI:
         return exports, _memory_export(exports)
 
     def _bind(self, instance, store, memory: wasmtime.Memory) -> None:
+        if self._native is not None:  # from now on, calls from `store` reach this object
+            try:
+                self._native.bind(store, memory, self._bridge.slots)
+            except ValueError:
+                raise InvalidArgValue(
+                    "store is bound to another WASI object that is not closed: one store serves one WASI object"
+                ) from None
         self._store, self._instance = store, instance
         moving = bridge.memory_may_move(store, memory)
         self._memory.bind(bridge.memory_source(store, memory), moves=moving)
@@ -287,8 +294,6 @@ class WASI:
             stubs = self._stats.stubs(self._abi, stubs)
         if self._trace is not None:
             stubs = tracing.trace_stubs(self._abi, stubs, self._memory, self._trace)
-        if self._native is not None:
-            self._native.bind(store, memory)
         plain = self._stats is None and self._trace is None
         self._bridge.install(stubs, store, before=self._memory.refresh if moving else None, plain=plain)
         interrupt.attach(self._bridge)
