@@ -285,6 +285,7 @@ class Bridge:
         self.live: list[Callable] | None = None
         self.counts: list[Callable[[], int]] = []  # each callback's call count
         self.stopping: BaseException | None = None
+        self.closed = False
         self.store = [0]  # the bound store's context (an address); 0: none yet
         _BRIDGES[id(self.slots)] = self
 
@@ -347,6 +348,7 @@ class Bridge:
 
     def close(self) -> None:
         """Every next host call traps, saying the WASI object was closed."""
+        self.closed = True
         if self.native is not None:
             self.native.close()
         self.live = None

@@ -51,6 +51,8 @@ class _Captured64M:
 CAPTURED_64M = _Captured64M()
 
 _INT32_MAX = 2**31 - 1
+# Each store's WASI object (its bridge, weakly: a bridge holds the store).
+_BOUND_STORES: weakref.WeakKeyDictionary[wasmtime.Store, weakref.ref[bridge.Bridge]] = weakref.WeakKeyDictionary()
 _HALF_THE_HOST_LIMIT = object()  # max_fds's default: default_max_fds() when the WASI is made
 
 
@@ -278,13 +280,17 @@ class WASI:
         return exports, _memory_export(exports)
 
     def _bind(self, instance, store, memory: wasmtime.Memory) -> None:
+        # One store serves one open WASI object: with the extension, a call
+        # finds its WASI object by its store (and the pure-Python bridge
+        # keeps the same rule, whichever path a build runs on).
+        other = _BOUND_STORES.get(store)
+        if other is not None and other() is not None and not other().closed:
+            raise InvalidArgValue(
+                "store is bound to another WASI object that is not closed: one store serves one WASI object"
+            )
         if self._native is not None:  # from now on, calls from `store` reach this object
-            try:
-                self._native.bind(store, memory, self._bridge.slots)
-            except ValueError:
-                raise InvalidArgValue(
-                    "store is bound to another WASI object that is not closed: one store serves one WASI object"
-                ) from None
+            self._native.bind(store, memory, self._bridge.slots)
+        _BOUND_STORES[store] = weakref.ref(self._bridge)
         self._store, self._instance = store, instance
         moving = bridge.memory_may_move(store, memory)
         self._memory.bind(bridge.memory_source(store, memory), moves=moving)

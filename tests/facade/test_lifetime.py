@@ -245,3 +245,37 @@ def test_runs_without_close_release_their_fds_when_collected_and_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gc.collect()
+
+
+SIZES = """
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "sizes") (result i32) (call $sizes (i32.const 0) (i32.const 4))))
+"""
+
+
+def test_a_store_serves_one_open_wasi_object():
+    # Whichever path serves the calls: a second WASI object cannot take a
+    # store whose first is still open (its instance's calls would reach the
+    # wrong one); once the first is closed, it can, and the calls reach it.
+    engine = wasmtime.Engine()
+    module = wasmtime.Module(engine, wasmtime.wat2wasm(SIZES))
+    store = wasmtime.Store(engine)
+    first, second = WASI(args=["a"]), WASI(args=["b", "cc"])
+    linker = wasmtime.Linker(engine)
+    first.define(linker)
+    first.finalize_bindings(linker.instantiate(store, module), store)
+    with pytest.raises(ValueError, match="store is bound to another WASI object that is not closed") as refused:
+        second.finalize_bindings(linker.instantiate(store, module), store)
+    assert refused.value.code == "ERR_INVALID_ARG_VALUE"
+    first.close()
+    linker = wasmtime.Linker(engine)
+    third = WASI(args=["b", "cc"])
+    third.define(linker)
+    instance = linker.instantiate(store, module)
+    third.finalize_bindings(instance, store)
+    assert instance.exports(store)["sizes"](store) == 0
+    assert instance.exports(store)["memory"].read(store, 0, 8) == (2).to_bytes(4, "little") + (5).to_bytes(4, "little")
+    second.close()
+    third.close()
