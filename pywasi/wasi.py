@@ -283,8 +283,9 @@ class WASI:
         # One store serves one open WASI object: with the extension, a call
         # finds its WASI object by its store (and the pure-Python bridge
         # keeps the same rule, whichever path a build runs on).
-        other = _BOUND_STORES.get(store)
-        if other is not None and other() is not None and not other().closed:
+        ref = _BOUND_STORES.get(store)
+        other = ref() if ref is not None else None
+        if other is not None and not other.closed:
             raise InvalidArgValue(
                 "store is bound to another WASI object that is not closed: one store serves one WASI object"
             )
