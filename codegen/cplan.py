@@ -32,6 +32,8 @@ NATIVE = (
 # the one table runtime/errors.py and native/calls.c both map host errors with.
 HOST_ALIASES = (("wouldblock", "again"), ("opnotsupp", "notsup"))
 
+MAX_PARAMS = 16  # native/runtime.h's NATIVE_MAX_PARAMS: the trampoline's argument array
+
 _CTYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 
 
@@ -180,6 +182,9 @@ def _version(name: str, spec: m.Spec, canonical: m.Spec) -> CVersion:
     tables: dict[str, CTable] = {}
     functions = tuple(_function(name, lowerings[f], spec, canonical, tables) for f in NATIVE if f in lowerings)
     symbols = {f.name: f.symbol for f in functions}
+    for low in lowered:
+        if len(low.core_params) > MAX_PARAMS:
+            raise NativeError(f"{low.name}: {len(low.core_params)} core parameters, the trampoline passes {MAX_PARAMS}")
     entries = tuple(
         CEntry(
             name=low.name,
