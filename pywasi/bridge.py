@@ -270,6 +270,22 @@ def _functype(engine: wasmtime.Engine, params: tuple[str, ...], results: tuple[s
     return made
 
 
+_TYPE_ADDRESSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _type_addresses(engine: wasmtime.Engine, namespace: str, functions: dict) -> list[int]:
+    """The addresses of a version's function types in `engine`, in FUNCTIONS
+    order, for the extension's define (made once per engine: a ctypes cast
+    costs more than registering a function). The FuncTypes they point to
+    live in _FUNCTYPES as long as the engine."""
+    by_namespace = _TYPE_ADDRESSES.setdefault(engine, {})
+    addresses = by_namespace.get(namespace)
+    if addresses is None:
+        types = [_functype(engine, i.core_params, i.core_results) for i in functions.values()]
+        addresses = by_namespace.setdefault(namespace, [_address(t.ptr()) for t in types])
+    return addresses
+
+
 class Bridge:
     """One WASI instance's host functions: the slots the callbacks call
     through, and their registration in linkers."""
@@ -298,9 +314,7 @@ class Bridge:
 
     def define(self, linker: wasmtime.Linker) -> None:
         if self.native is not None:
-            # The FuncType objects stay referenced (here) while their addresses are in use.
-            types = [_functype(linker.engine, i.core_params, i.core_results) for i in self.functions.values()]
-            self.native.define(linker, self.namespace, [_address(t.ptr()) for t in types])
+            self.native.define(linker, self.namespace, _type_addresses(linker.engine, self.namespace, self.functions))
             return
         for index, name in enumerate(self.names):
             info = self.functions[name]
