@@ -15,6 +15,20 @@ unsigned long native_main_thread;
 extern PyObject *native_trap_maker, *native_unbound;
 extern _Thread_local int native_depth;
 
+/* Versions ---------------------------------------------------------------- */
+
+static const native_function_t *functions_of(const char *version) {
+  if (strcmp(version, "preview1") == 0)
+    return native_preview1;
+  if (strcmp(version, "preview0") == 0)
+    return native_preview0;
+  return NULL;
+}
+
+const char *native_version_of(const native_function_t *table) {
+  return table == native_preview1 ? "preview1" : table == native_preview0 ? "preview0" : "?";
+}
+
 /* States ------------------------------------------------------------------ */
 
 static void strings_free(native_strings_t *s) {
@@ -78,13 +92,19 @@ typedef struct {
 } StateObject;
 
 static int State_init(StateObject *self, PyObject *args, PyObject *kwargs) {
-  static char *names[] = {"args", "env", "monotonic_origin", "resolutions", NULL};
+  static char *names[] = {"version", "args", "env", "monotonic_origin", "resolutions", NULL};
+  const char *version;
   PyObject *argv, *env;
   long long origin;
   unsigned long long res[4];
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOL(KKKK)", names, &argv, &env, &origin, &res[0], &res[1],
-                                   &res[2], &res[3]))
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOOL(KKKK)", names, &version, &argv, &env, &origin, &res[0],
+                                   &res[1], &res[2], &res[3]))
     return -1;
+  const native_function_t *functions = functions_of(version);
+  if (functions == NULL) {
+    PyErr_Format(PyExc_ValueError, "no functions for version %s", version);
+    return -1;
+  }
   if (self->state != NULL) {
     PyErr_SetString(PyExc_RuntimeError, "State is initialized once");
     return -1;
@@ -102,6 +122,7 @@ static int State_init(StateObject *self, PyObject *args, PyObject *kwargs) {
     native_state_release(state);
     return -1;
   }
+  state->functions = functions;
   state->monotonic_origin = origin;
   memcpy(state->resolution, res, sizeof res);
   self->state = state;
@@ -125,8 +146,10 @@ static native_state_t *state_of(StateObject *self) {
 
 static PyObject *State_enable(StateObject *self, PyObject *arg) {
   native_state_t *state = state_of(self);
+  if (state == NULL)
+    return NULL;
   unsigned long long mask = PyLong_AsUnsignedLongLong(arg);
-  if (state == NULL || PyErr_Occurred())
+  if (PyErr_Occurred())
     return NULL;
   atomic_store(&state->enabled, mask);
   Py_RETURN_NONE;
@@ -157,13 +180,12 @@ static PyObject *State_bind(StateObject *self, PyObject *args) {
   Py_INCREF(slots);
   state->slots = slots;
   state->context = (wasmtime_context_t *)(uintptr_t)context;
-  switch (native_register(state->context, state)) {
-  case -1:
+  int refused = native_register(state->context, state);
+  if (refused) {
     state->context = NULL;
-    return PyErr_Format(PyExc_ValueError, "this store is bound to another WASI object, not closed");
-  case -2:
-    state->context = NULL;
-    return PyErr_NoMemory();
+    Py_CLEAR(state->slots);
+    return refused == -1 ? PyErr_Format(PyExc_ValueError, "this store is bound to another WASI object, not closed")
+                         : PyErr_NoMemory();
   }
   Py_RETURN_NONE;
 }
@@ -174,8 +196,8 @@ static PyObject *State_close(StateObject *self, PyObject *unused) {
   native_state_t *state = state_of(self);
   if (state == NULL)
     return NULL;
+  atomic_store(&state->closed, 1); /* first: see State_switch */
   atomic_store(&state->on, 0);
-  atomic_store(&state->closed, 1);
   Py_RETURN_NONE;
 }
 
@@ -187,16 +209,22 @@ static PyObject *State_in_flight(StateObject *self, PyObject *unused) {
   return PyLong_FromLong(atomic_load(&state->in_flight));
 }
 
+/* switch(on): once closed, it stays off (a stop taken back on another
+   thread while close() runs must not turn C on again). */
 static PyObject *State_switch(StateObject *self, PyObject *arg) {
   native_state_t *state = state_of(self);
+  if (state == NULL)
+    return NULL;
   int on = PyObject_IsTrue(arg);
-  if (state == NULL || on < 0)
+  if (on < 0)
     return NULL;
   if (on && state->context == NULL) {
     PyErr_SetString(PyExc_RuntimeError, "State is not bound to a store");
     return NULL;
   }
   atomic_store_explicit(&state->on, on, memory_order_release);
+  if (atomic_load(&state->closed))
+    atomic_store_explicit(&state->on, 0, memory_order_release);
   Py_RETURN_NONE;
 }
 
@@ -231,13 +259,6 @@ static PyTypeObject StateType = {
 
 /* Module ------------------------------------------------------------------- */
 
-static const native_function_t *functions_of(const char *version) {
-  if (strcmp(version, "preview1") == 0)
-    return native_preview1;
-  if (strcmp(version, "preview0") == 0)
-    return native_preview0;
-  return NULL;
-}
 
 
 /* init(trap_new, caller_context, memory_data, memory_data_size,

@@ -5,18 +5,25 @@
    A store is registered when a WASI object starts with it and forgotten
    when wasmtime-py deletes it (pywasi/native.py), before its address can
    be reused. Lookups are lock-free on a thread's cache, checked against a
-   generation that every change bumps; a miss takes the lock. A state found
-   here stays alive while its store can call: only forgetting the store
-   (which no longer runs) or replacing its closed state releases it. */
+   generation that every change bumps; a miss takes the lock.
+
+   A state found here is used without a reference of its own (a C call
+   takes none, a trampolined one waits for the GIL with it): so every state
+   a store was ever bound to is kept until the store is forgotten, when
+   none of its calls can be under way. A closed state that another WASI
+   object replaces is only retired (kept with the binding), not released. */
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "native.h"
 
 typedef struct {
   wasmtime_context_t *context;
   native_state_t *state;
+  native_state_t **retired; /* states it was bound to before, closed */
+  size_t retired_count;
 } native_binding_t;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,7 +63,6 @@ native_state_t *native_lookup(wasmtime_context_t *context) {
    replaced. Returns 0, -1 refused, or -2 out of memory. With the GIL (a replaced
    state is released here). */
 int native_register(wasmtime_context_t *context, native_state_t *state) {
-  native_state_t *old = NULL;
   pthread_mutex_lock(&registry_lock);
   native_binding_t *b = find(context);
   if (b != NULL && b->state != state && !atomic_load(&b->state->closed)) {
@@ -75,33 +81,44 @@ int native_register(wasmtime_context_t *context, native_state_t *state) {
       capacity = more;
     }
     b = &bindings[count++];
+    memset(b, 0, sizeof *b);
     b->context = context;
-    b->state = NULL;
+  } else if (b->state != state) {
+    native_state_t **more = realloc(b->retired, (b->retired_count + 1) * sizeof *more);
+    if (more == NULL) {
+      pthread_mutex_unlock(&registry_lock);
+      return -2;
+    }
+    b->retired = more;
+    b->retired[b->retired_count++] = b->state;
+  } else {
+    pthread_mutex_unlock(&registry_lock);
+    return 0;
   }
-  old = b->state;
   atomic_fetch_add(&state->refs, 1);
   b->state = state;
   atomic_fetch_add_explicit(&generation, 1, memory_order_release);
   pthread_mutex_unlock(&registry_lock);
-  if (old != NULL)
-    native_state_release(old);
   return 0;
 }
 
 /* The store of `context` is being deleted: it reaches no state any more.
    With the GIL. */
 void native_forget(wasmtime_context_t *context) {
-  native_state_t *old = NULL;
+  native_binding_t gone = {0};
   pthread_mutex_lock(&registry_lock);
   native_binding_t *b = find(context);
   if (b != NULL) {
-    old = b->state;
+    gone = *b;
     *b = bindings[--count];
     atomic_fetch_add_explicit(&generation, 1, memory_order_release);
   }
   pthread_mutex_unlock(&registry_lock);
-  if (old != NULL)
-    native_state_release(old);
+  for (size_t i = 0; i < gone.retired_count; i++)
+    native_state_release(gone.retired[i]);
+  free(gone.retired);
+  if (gone.state != NULL)
+    native_state_release(gone.state);
 }
 
 /* How many stores are bound (for tests: none is kept after its store goes). */

@@ -55,7 +55,7 @@ extern native_api_t native_api;
 
 /* One function of a version, as registered: wasmtime passes it to the
    callback as its env. */
-typedef struct {
+typedef struct native_function {
   const char *name;
   uint32_t index;             /* its stub's slot: the order of the Python module's FUNCTIONS */
   int32_t id;                 /* its NATIVE_* bit, or NATIVE_PYTHON_ONLY */
@@ -66,6 +66,9 @@ typedef struct {
 } native_function_t;
 
 #define NATIVE_MAX_PARAMS 16
+
+/* The generated module's name of a version's table: preview1, preview0. */
+const char *native_version_of(const native_function_t *table);
 
 /* Python runs its signal handlers (a SIGALRM or SIGTERM handler of the
    host's) only on the main thread, between bytecodes: a guest on that
@@ -99,6 +102,7 @@ typedef struct native_state {
   wasmtime_context_t *context;   /* the store it was started with */
   uint8_t memory[NATIVE_MEMORY_BYTES];
   void *slots; /* the bridge's list of stubs (a PyObject *, owned; used with the GIL) */
+  const struct native_function *functions; /* its version's table: calls of another find none */
   native_strings_t args, env;
   int64_t monotonic_origin;
   uint64_t resolution[4];
@@ -123,12 +127,12 @@ void native_random_setup(void); /* once, at import */
 /* Whether C serves this call: when it does, `call` is set up for it and the
    call is counted. */
 static inline int native_begin(void *env, wasmtime_caller_t *caller, uint32_t id, native_call_t *call) {
-  (void)env;
   if ((unsigned long)pthread_self() == native_main_thread && native_python_due())
     return 0;
   wasmtime_context_t *context = native_api.caller_context(caller);
   native_state_t *state = native_lookup(context);
-  if (state == NULL || !atomic_load_explicit(&state->on, memory_order_acquire))
+  const native_function_t *f = env;
+  if (state == NULL || state->functions != f - f->index || !atomic_load_explicit(&state->on, memory_order_acquire))
     return 0;
   if (!(atomic_load_explicit(&state->enabled, memory_order_relaxed) & ((uint64_t)1 << id)))
     return 0;

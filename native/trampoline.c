@@ -15,7 +15,9 @@
 #include "native.h"
 
 PyObject *native_trap_maker; /* bridge's (name, exception) -> trap address */
-PyObject *native_unbound;    /* (name) -> raises: a store no WASI object was started with */
+/* (name, its version, the store's WASI object's version or None) -> raises:
+   a call from a store no WASI object of its version was started with */
+PyObject *native_unbound;
 _Thread_local int native_depth; /* trampoline calls under way on this thread */
 
 static _Thread_local uint32_t countdown;
@@ -75,13 +77,17 @@ static wasm_trap_t *trap_from_exception(const native_function_t *f) {
 wasm_trap_t *native_trampoline(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t nargs) {
   (void)nargs;
   const native_function_t *f = env;
-  native_state_t *state = native_lookup(native_api.caller_context(caller));
+  const native_function_t *table = f - f->index;
   PyGILState_STATE gil = PyGILState_Ensure();
+  native_state_t *state = native_lookup(native_api.caller_context(caller));
   wasm_trap_t *trap = NULL;
   PyObject *result;
   native_depth++;
   if (state == NULL) {
-    result = PyObject_CallFunction(native_unbound, "s", f->name);
+    result = PyObject_CallFunction(native_unbound, "ssO", f->name, native_version_of(table), Py_None);
+  } else if (state->functions != table) {
+    result = PyObject_CallFunction(native_unbound, "sss", f->name, native_version_of(table),
+                                   native_version_of(state->functions));
   } else {
     atomic_fetch_add_explicit(&state->calls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&state->in_flight, 1, memory_order_acq_rel);
@@ -115,7 +121,9 @@ wasm_trap_t *native_trampoline(void *env, wasmtime_caller_t *caller, wasmtime_va
   } else {
     if (f->results && result != Py_None) {
       long errno_ = PyLong_AsLong(result);
-      if (errno_ == -1 && PyErr_Occurred())
+      if (!(errno_ == -1 && PyErr_Occurred()) && (errno_ < INT32_MIN || errno_ > INT32_MAX))
+        PyErr_Format(PyExc_OverflowError, "%s returned %ld, not an i32", f->name, errno_);
+      if (PyErr_Occurred())
         trap = trap_from_exception(f);
       else
         args[0].i32 = (int32_t)errno_;

@@ -10,7 +10,7 @@ def init(
     define_unchecked: int,
     main_thread: int,
     trap_maker: Callable[[str, BaseException], int],
-    unbound: Callable[[str], object],
+    unbound: Callable[[str, str, str | None], object],
     /,
 ) -> None: ...
 def functions(version: str, /) -> list[tuple[str, int]]: ...
@@ -21,7 +21,12 @@ def depth() -> int: ...
 
 class State:
     def __init__(
-        self, args: list[bytes], env: list[bytes], monotonic_origin: int, resolutions: tuple[int, int, int, int]
+        self,
+        version: str,
+        args: list[bytes],
+        env: list[bytes],
+        monotonic_origin: int,
+        resolutions: tuple[int, int, int, int],
     ) -> None: ...
     def enable(self, mask: int, /) -> None: ...
     def bind(self, context: int, memory: bytes, slots: list[object], /) -> None: ...

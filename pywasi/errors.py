@@ -44,10 +44,11 @@ class NotStarted(RuntimeError):
 
     code = "ERR_WASI_NOT_STARTED"
 
-    def __init__(self, function: str | None = None):
+    def __init__(self, function: str | None = None, message: str | None = None):
         called = f"{function} was called" if function else "a host function was called"
         super().__init__(
-            f"{called} before the WASI instance was set up: call wasi.initialize(instance, store) "
+            message
+            or f"{called} before the WASI instance was set up: call wasi.initialize(instance, store) "
             "before calling a reactor's exports (wasi.start(instance, store) runs a command)"
         )
 

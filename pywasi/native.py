@@ -61,8 +61,19 @@ def _address(name: str) -> int:
         return 0
 
 
-def _unbound(name: str):
-    raise NotStarted(name)
+def _short(module: str) -> str:
+    return module.rsplit(".", 1)[1]  # the generated module's name: preview1, preview0
+
+
+def _unbound(name: str, version: str, served: str | None):
+    """A call from a store that no WASI object of its version was started with."""
+    if served is None:
+        raise NotStarted(name)
+    raise NotStarted(name, f"{name} ({_NAMESPACES[version]}) was called from a store whose WASI object serves "
+                           f"{_NAMESPACES[served]}: the guest must import the version its WASI object serves")
+
+
+_NAMESPACES = {_short(v.module): v.namespace for v in VERSIONS}
 
 
 def _load() -> tuple[ModuleType | None, str]:
@@ -91,10 +102,6 @@ def _load() -> tuple[ModuleType | None, str]:
         return None, "off: this wasmtime-py deletes its stores otherwise than pywasi knows"
     served = len(SEMANTICS)
     return module, f"on: {served} calls in C, the others through a C trampoline ({Path(module.__file__ or '').name})"
-
-
-def _short(module: str) -> str:
-    return module.rsplit(".", 1)[1]  # the generated module's name: preview1, preview0
 
 
 def _forget_deleted_stores(module: ModuleType) -> bool:
@@ -129,7 +136,7 @@ class NativeCalls:
         self.module = module
         self.version = version  # the generated module's name: preview1, preview0
         self.state = module.State(
-            args=list(host.args), env=list(host.env), monotonic_origin=host.monotonic_origin,
+            version=version, args=list(host.args), env=list(host.env), monotonic_origin=host.monotonic_origin,
             resolutions=tuple(host.clock_res_get(clock) for clock in range(4)),
         )
         mask = 0
