@@ -24,6 +24,7 @@ host call blocked in a wait ends.
 
 from __future__ import annotations
 
+import _signal  # signal's C half (below)
 import contextlib
 import os
 import signal
@@ -35,6 +36,14 @@ from .stop import TICKER, deadline_stop
 
 _bridges: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
+
+# Every start() and close() looks at every signal's handler. signal's
+# getsignal(), signal() and valid_signals() turn each number and handler into
+# an enum, about 3 us a signal (200 us for all of them); its C half reads and
+# sets the same handlers in a fraction of a microsecond.
+_SIGNALS = tuple(sorted(_signal.valid_signals()))
+_getsignal = _signal.getsignal
+_setsignal = _signal.signal
 
 
 def _guard(handler):
@@ -84,11 +93,11 @@ def attach(bridge) -> bool:
         return False
     with _lock:
         _bridges.add(bridge)
-        for signum in signal.valid_signals():
+        for signum in _SIGNALS:
             try:
-                handler = signal.getsignal(signum)
+                handler = _getsignal(signum)
                 if callable(handler) and not _guarded(handler):
-                    signal.signal(signum, _guard(handler))
+                    _setsignal(signum, _guard(handler))
             except (OSError, ValueError):  # pragma: no cover - a signal Python cannot handle
                 pass
     return True
@@ -104,11 +113,11 @@ def detach(bridge) -> None:
         _bridges.discard(bridge)
         if len(_bridges):
             return
-        for signum in signal.valid_signals():
+        for signum in _SIGNALS:
             try:
-                handler = signal.getsignal(signum)
+                handler = _getsignal(signum)
                 if _guarded(handler):
-                    signal.signal(signum, handler.pywasi_guards)
+                    _setsignal(signum, handler.pywasi_guards)
             except (OSError, ValueError):  # pragma: no cover
                 pass
 
@@ -116,7 +125,7 @@ def detach(bridge) -> None:
 @contextlib.contextmanager
 def epoch_on_sigint(stop):
     """While the guest runs: SIGINT also fires `stop` (a pywasi.stop.Stop)."""
-    sigint = signal.getsignal(signal.SIGINT)
+    sigint = _getsignal(signal.SIGINT)
     if not _main_thread() or getattr(sigint, "pywasi_guards", None) is not signal.default_int_handler:
         yield
         return

@@ -549,3 +549,54 @@ def test_one_wasi_object_in_two_stores():
     assert out.getvalue() == b""
     assert b["write_at"](bound_store, 0, 8) == 0  # the bound instance goes on as before
     assert out.getvalue() == b"grown\n"
+
+
+# A handler set after earlier runs (whatever they set up once for the
+# process) is guarded in the next: it stops the guest, as one set before.
+HANDLER_SET_LATER = """
+import signal, sys, wasmtime
+from pywasi import WASI, run
+from tests.support import wat
+class Deadline(Exception):
+    pass
+def on_alarm(signum, frame):
+    raise Deadline("time is up")
+for _ in range(2):
+    run(wat('(module (memory (export "memory") 1) (func (export "_start")))'))
+signal.signal(signal.SIGALRM, on_alarm)
+engine = wasmtime.Engine()
+store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+with WASI() as wasi:
+    wasi.define(linker)
+    instance = linker.instantiate(store, wasmtime.Module(engine, wat(sys.argv[1])))
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        print("returned", wasi.start(instance, store))
+    except Deadline:
+        print("raised Deadline")
+"""
+
+
+def test_a_signal_handler_set_after_earlier_runs_still_ends_the_guest():
+    out = subprocess.run([sys.executable, "-c", HANDLER_SET_LATER, BUSY], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "raised Deadline\n", "")
+
+
+def test_handlers_are_guarded_while_bound_and_themselves_after_close():
+    import signal
+
+    def on_alarm(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        wasi, _, _, _ = setup()
+        guarded = signal.getsignal(signal.SIGALRM)
+        assert guarded is not on_alarm and getattr(guarded, "pywasi_guards") is on_alarm
+        assert getattr(signal.getsignal(signal.SIGINT), "pywasi_guards") is signal.default_int_handler
+        wasi.close()
+        assert signal.getsignal(signal.SIGALRM) is on_alarm
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGALRM, previous)
