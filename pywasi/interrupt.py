@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import _signal  # signal's C half (below)
 import contextlib
-import os
 import signal
 import threading
 import weakref
@@ -124,31 +123,27 @@ def detach(bridge) -> None:
 
 @contextlib.contextmanager
 def epoch_on_sigint(stop):
-    """While the guest runs: SIGINT also fires `stop` (a pywasi.stop.Stop)."""
+    """While the guest runs: SIGINT also fires `stop` (a pywasi.stop.Stop).
+    The signal wakeup fd is the ticker's pipe, so no pipe or thread is made
+    per run (runs one after another share the ticker's)."""
     sigint = _getsignal(signal.SIGINT)
     if not _main_thread() or getattr(sigint, "pywasi_guards", None) is not signal.default_int_handler:
         yield
         return
-    read_end, write_end = os.pipe()
-    os.set_blocking(read_end, False)
-    os.set_blocking(write_end, False)
-    try:
-        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    except ValueError:  # pragma: no cover - not the main thread after all
-        os.close(read_end)
-        os.close(write_end)
-        yield
-        return
 
-    def seen(data: bytes) -> None:
-        if signal.SIGINT in data:
+    def seen(signals: bytes) -> None:
+        if signal.SIGINT in signals:
             stop.fire("interrupt", KeyboardInterrupt())
 
-    TICKER.watch(read_end, seen)
+    key, wakeup = TICKER.watch_signals(seen)
+    try:
+        previous = signal.set_wakeup_fd(wakeup, warn_on_full_buffer=False)
+    except ValueError:  # pragma: no cover - not the main thread after all
+        TICKER.unwatch_signals(key)
+        yield
+        return
     try:
         yield
     finally:
         signal.set_wakeup_fd(previous)
-        TICKER.unwatch(read_end)
-        os.close(write_end)
-        os.close(read_end)
+        TICKER.unwatch_signals(key)

@@ -18,7 +18,8 @@ KeyboardInterrupt...), whatever the guest was doing.
 
 Deadlines (and Ctrl-C, for a guest that runs no Python) are watched by one
 thread for the whole process, the ticker, which runs only while it has
-something to watch: nothing is left behind once runs end.
+something to watch, and a tenth of a second more (runs one after another
+share it): nothing is left behind once runs end.
 """
 
 from __future__ import annotations
@@ -191,15 +192,23 @@ def has_epochs(engine: wasmtime.Engine) -> bool:
 # The ticker ------------------------------------------------------------------------
 
 
+# How long the ticker waits for more work once it has none: runs one after
+# another share one thread (starting one costs more than a small run), and
+# it is gone this long after the last one.
+_LINGER = 0.1
+
+
 class _Ticker:
     """One thread for the process: it fires deadlines when they come and
-    calls watchers when their fd is readable, and ends when it has nothing
-    left to do (a later deadline starts it again)."""
+    hands signal numbers to whoever asked for them (its pipe is the signal
+    wakeup fd while a guest runs: interrupt.py). Once it has nothing to do it
+    waits up to _LINGER seconds for more, then ends (a later deadline or
+    signal watcher starts it again): nothing is left behind once runs end."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._heap: list[list] = []  # [when, seq, action or None]
-        self._watched: dict[int, Callable[[bytes], None]] = {}
+        self._signal_watchers: dict[int, Callable[[bytes], None]] = {}
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._poke_read = self._poke_write = -1
@@ -208,50 +217,49 @@ class _Ticker:
         entry = [when, next(self._seq), action]
         with self._lock:
             heapq.heappush(self._heap, entry)
-            self._wake()
+            self._run(poke=True)
         return entry
 
     def cancel(self, entry: list) -> None:
-        """Drop a deadline. If nothing is left to watch, the thread has ended
-        when this returns (a run leaves no thread behind)."""
+        """Drop a deadline."""
         with self._lock:
             if entry[2] is not None:
                 entry[2] = None
-                self._wake()
-        self._join_if_idle()
+                self._run(poke=True)  # it may be sleeping until that deadline
 
-    def watch(self, fd: int, action: Callable[[bytes], None]) -> None:
-        """Call `action(bytes read)` whenever `fd` (non-blocking) is readable."""
+    def watch_signals(self, action: Callable[[bytes], None]) -> tuple[int, int]:
+        """Call `action(signal numbers, as bytes)` when signals arrive through
+        the returned fd, which is for signal.set_wakeup_fd: (a key for
+        unwatch_signals, the fd). The fd stays open while the key is watched."""
         with self._lock:
-            self._watched[fd] = action
-            self._wake()
+            self._run(poke=False)  # the thread polls its pipe anyway
+            key = next(self._seq)
+            self._signal_watchers[key] = action
+            return key, self._poke_write
 
-    def unwatch(self, fd: int) -> None:
+    def unwatch_signals(self, key: int) -> None:
+        """Stop calling a watcher (the caller has taken its fd from
+        set_wakeup_fd first). The thread notices within _LINGER."""
         with self._lock:
-            if self._watched.pop(fd, None) is not None:
-                self._wake()
-        self._join_if_idle()
+            self._signal_watchers.pop(key, None)
 
-    def _join_if_idle(self) -> None:
-        with self._lock:
-            idle = not any(e[2] is not None for e in self._heap) and not self._watched
-            thread = self._thread
-        if idle and thread is not None and thread is not threading.current_thread():
-            thread.join(1)  # it ends at once, unless new work came meanwhile
-
-    def _wake(self) -> None:  # with the lock held
+    def _run(self, poke: bool) -> None:  # with the lock held
+        """Start the thread if it is not running, else poke it if asked."""
         if self._thread is None:
             self._poke_read, self._poke_write = os.pipe()
-            os.set_blocking(self._poke_write, False)
+            os.set_blocking(self._poke_write, False)  # as set_wakeup_fd requires
             self._thread = threading.Thread(target=self._loop, args=(self._poke_read,), name="pywasi-ticker", daemon=True)
             self._thread.start()
-        else:
+        elif poke:
             try:
-                os.write(self._poke_write, b"\0")
+                os.write(self._poke_write, b"\0")  # not a signal number: those start at 1
             except BlockingIOError:
                 pass  # it has been poked already
 
     def _loop(self, poke: int) -> None:
+        poller = select.poll()
+        poller.register(poke, select.POLLIN)
+        last_work = time.monotonic()
         while True:
             due = []
             with self._lock:
@@ -261,32 +269,42 @@ class _Ticker:
                     if entry[2] is not None:
                         due.append(entry[2])
                         entry[2] = None
-                if not due and not self._heap and not self._watched:
+                if due or self._heap or self._signal_watchers:
+                    last_work = now
+                elif now - last_work >= _LINGER:
                     os.close(self._poke_read)
                     os.close(self._poke_write)
                     self._poke_read = self._poke_write = -1
                     self._thread = None
                     return
-                timeout = None if not self._heap else max(0, self._heap[0][0] - now)
-                watched = list(self._watched)
+                # Awake at least every _LINGER: nobody pokes it when its
+                # last work goes, and then it lingers that long and ends.
+                timeout = _LINGER if not self._heap else min(_LINGER, max(0, self._heap[0][0] - now))
             for action in due:
                 action()
             if due:
                 continue
-            poller = select.poll()
-            poller.register(poke, select.POLLIN)
-            for fd in watched:
-                poller.register(fd, select.POLLIN)
-            ms = None if timeout is None else min(int(timeout * 1000) + 1, 2**31 - 1)
-            for fd, _ in poller.poll(ms):
-                with self._lock:  # a watcher's fd is read only while it is watched
-                    action = self._watched.get(fd) if fd != poke else None
-                    try:
-                        data = os.read(fd, 512) if fd == poke or action else b""
-                    except OSError:
-                        data = b""
-                if action is not None and data:
-                    action(data)
+            if poller.poll(int(timeout * 1000) + 1):
+                try:
+                    signals = os.read(poke, 512).replace(b"\0", b"")
+                except OSError:
+                    signals = b""
+                if signals:
+                    with self._lock:
+                        watchers = list(self._signal_watchers.values())
+                    for watcher in watchers:
+                        watcher(signals)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the thread did not come along, nor may the lock
+        (held by it at the fork, it would never be released)."""
+        self._lock = threading.Lock()
+        if self._thread is not None:
+            os.close(self._poke_read)
+            os.close(self._poke_write)
+            self._poke_read = self._poke_write = -1
+            self._thread = None
 
 
 TICKER = _Ticker()
+os.register_at_fork(after_in_child=TICKER._after_fork)

@@ -600,3 +600,25 @@ def test_handlers_are_guarded_while_bound_and_themselves_after_close():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGALRM, previous)
+
+
+# Ctrl-C in a loop without host calls, run after run: each finds the
+# ticker of the one before (it lingers a moment), and each is stopped.
+CTRL_C_TWICE = """
+import os, signal, sys, threading
+from pywasi import run
+from tests.support import wat
+module = wat(sys.argv[1])
+for _ in range(2):
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    try:
+        run(module)
+    except KeyboardInterrupt:
+        print("interrupted")
+"""
+
+
+def test_ctrl_c_stops_a_pure_loop_run_after_run():
+    out = subprocess.run([sys.executable, "-c", CTRL_C_TWICE, PURE_LOOP], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "interrupted\ninterrupted\n", "")
