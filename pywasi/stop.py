@@ -19,7 +19,8 @@ KeyboardInterrupt...), whatever the guest was doing.
 Deadlines (and Ctrl-C, for a guest that runs no Python) are watched by one
 thread for the whole process, the ticker, which runs only while it has
 something to watch, and a tenth of a second more (runs one after another
-share it): nothing is left behind once runs end.
+share it): no thread is left behind once runs end. It waits on one pipe,
+made once for the process.
 """
 
 from __future__ import annotations
@@ -200,10 +201,14 @@ _LINGER = 0.1
 
 class _Ticker:
     """One thread for the process: it fires deadlines when they come and
-    hands signal numbers to whoever asked for them (its pipe is the signal
-    wakeup fd while a guest runs: interrupt.py). Once it has nothing to do it
-    waits up to _LINGER seconds for more, then ends (a later deadline or
-    signal watcher starts it again): nothing is left behind once runs end."""
+    hands signal numbers to whoever asked for them. Once it has nothing to do
+    it waits up to _LINGER seconds for more, then ends (a later deadline or
+    signal watcher starts it again): no thread is left behind once runs end.
+
+    It waits on one pipe, the process's for as long as it runs: pokes (a
+    new deadline) come through it, and so do signal numbers (it is the signal
+    wakeup fd while a guest runs: interrupt.py). Made once, so that no fd
+    comes and goes with the runs."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -211,7 +216,7 @@ class _Ticker:
         self._signal_watchers: dict[int, Callable[[bytes], None]] = {}
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
-        self._poke_read = self._poke_write = -1
+        self._pipe = _nonblocking_pipe()
 
     def at(self, when: float, action: Callable[[], object]) -> list:
         entry = [when, next(self._seq), action]
@@ -228,14 +233,16 @@ class _Ticker:
                 self._run(poke=True)  # it may be sleeping until that deadline
 
     def watch_signals(self, action: Callable[[bytes], None]) -> tuple[int, int]:
-        """Call `action(signal numbers, as bytes)` when signals arrive through
-        the returned fd, which is for signal.set_wakeup_fd: (a key for
-        unwatch_signals, the fd). The fd stays open while the key is watched."""
+        """Call `action(signal numbers, as bytes)` for signals that arrive
+        through the returned fd from now on; the fd is for
+        signal.set_wakeup_fd. Returns (a key for unwatch_signals, the fd)."""
         with self._lock:
-            self._run(poke=False)  # the thread polls its pipe anyway
+            if self._drain():  # signals that came before now are not this watcher's
+                self._run(poke=True)  # a poke was drained with them
             key = next(self._seq)
             self._signal_watchers[key] = action
-            return key, self._poke_write
+            self._run(poke=False)  # the thread polls the pipe anyway
+            return key, self._pipe[1]
 
     def unwatch_signals(self, key: int) -> None:
         """Stop calling a watcher (the caller has taken its fd from
@@ -246,19 +253,27 @@ class _Ticker:
     def _run(self, poke: bool) -> None:  # with the lock held
         """Start the thread if it is not running, else poke it if asked."""
         if self._thread is None:
-            self._poke_read, self._poke_write = os.pipe()
-            os.set_blocking(self._poke_write, False)  # as set_wakeup_fd requires
-            self._thread = threading.Thread(target=self._loop, args=(self._poke_read,), name="pywasi-ticker", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name="pywasi-ticker", daemon=True)
             self._thread.start()
         elif poke:
             try:
-                os.write(self._poke_write, b"\0")  # not a signal number: those start at 1
+                os.write(self._pipe[1], b"\0")  # not a signal number: those start at 1
             except BlockingIOError:
                 pass  # it has been poked already
 
-    def _loop(self, poke: int) -> None:
+    def _drain(self) -> bytes:  # with the lock held
+        """What the pipe holds (signal numbers; pokes dropped), read."""
+        signals = b""
+        try:
+            while data := os.read(self._pipe[0], 512):
+                signals += data.replace(b"\0", b"")
+        except BlockingIOError:
+            pass
+        return signals
+
+    def _loop(self) -> None:
         poller = select.poll()
-        poller.register(poke, select.POLLIN)
+        poller.register(self._pipe[0], select.POLLIN)
         last_work = time.monotonic()
         while True:
             due = []
@@ -272,9 +287,6 @@ class _Ticker:
                 if due or self._heap or self._signal_watchers:
                     last_work = now
                 elif now - last_work >= _LINGER:
-                    os.close(self._poke_read)
-                    os.close(self._poke_write)
-                    self._poke_read = self._poke_write = -1
                     self._thread = None
                     return
                 # Awake at least every _LINGER: nobody pokes it when its
@@ -285,25 +297,32 @@ class _Ticker:
             if due:
                 continue
             if poller.poll(int(timeout * 1000) + 1):
-                try:
-                    signals = os.read(poke, 512).replace(b"\0", b"")
-                except OSError:
-                    signals = b""
-                if signals:
-                    with self._lock:
-                        watchers = list(self._signal_watchers.values())
-                    for watcher in watchers:
-                        watcher(signals)
+                with self._lock:  # read as watchers come and go: each gets the signals of its own time
+                    signals = self._drain()
+                    watchers = list(self._signal_watchers.values()) if signals else []
+                for watcher in watchers:
+                    watcher(signals)
 
     def _after_fork(self) -> None:
         """In a forked child: the thread did not come along, nor may the lock
-        (held by it at the fork, it would never be released)."""
+        (held by it at the fork, it would never be released); and the pipe,
+        shared with the parent, becomes one of the child's own, at the same
+        numbers (the signal wakeup fd may be one of them)."""
         self._lock = threading.Lock()
-        if self._thread is not None:
-            os.close(self._poke_read)
-            os.close(self._poke_write)
-            self._poke_read = self._poke_write = -1
-            self._thread = None
+        self._thread = None
+        fresh = _nonblocking_pipe()
+        for old, new in zip(self._pipe, fresh):
+            os.dup2(new, old, inheritable=False)
+            os.close(new)
+
+
+def _nonblocking_pipe() -> tuple[int, int]:
+    """(read end, write end), neither blocking (set_wakeup_fd requires it of
+    its fd; draining reads until the pipe is empty)."""
+    pipe = os.pipe()
+    for fd in pipe:
+        os.set_blocking(fd, False)
+    return pipe
 
 
 TICKER = _Ticker()

@@ -8,6 +8,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import wasmtime
@@ -280,3 +282,17 @@ class Filesystem:
     def __repr__(self) -> str:
         return self.kind
 
+
+
+def ticker() -> threading.Thread | None:
+    """pywasi's ticker thread (pywasi/stop.py), if it is running."""
+    return next((t for t in threading.enumerate() if t.name == "pywasi-ticker"), None)
+
+
+def ticker_gone(within: float = 1.0) -> bool:
+    """Whether the ticker has ended (within `within` seconds: it lingers a
+    moment after its last work)."""
+    deadline = time.monotonic() + within
+    while ticker() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ticker() is None

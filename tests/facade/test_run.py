@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -20,7 +19,7 @@ import pytest
 import pywasi
 from pywasi import CompletedRun, RunError, TimeoutExpired, Usage, run
 from pywasi.generated.preview1 import Errno
-from tests.support import ROOT, wat
+from tests.support import ticker_gone, wat
 
 # Timing margins: a stop must come at the deadline, not before; after it,
 # within 100 ms on an idle machine, and here within LATE on a loaded one
@@ -43,7 +42,6 @@ def guest(body: str, memory: str = "1") -> bytes:
     return wat(f'(module {PREAMBLE} (memory (export "memory") {memory}) {body})')
 
 
-RETURNS = guest('(func (export "_start"))')
 # A loop with no host call in it.
 LOOP = guest('(func $main (export "_start") (loop $l (br $l)))')
 # poll_oneoff on a 60 s clock.
@@ -122,18 +120,6 @@ def leaves_nothing():
     assert threading.active_count() == before[0]
     fds = open_fds()
     assert fds == before[1], [_target(fd) for fd in sorted(set(fds) ^ set(before[1]))]
-
-
-def ticker() -> threading.Thread | None:
-    return next((t for t in threading.enumerate() if t.name == "pywasi-ticker"), None)
-
-
-def ticker_gone(within: float = 1.0) -> bool:
-    """Whether the ticker thread has ended (within `within` seconds)."""
-    deadline = time.monotonic() + within
-    while ticker() is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return ticker() is None
 
 
 def _target(fd: str) -> str:
@@ -262,55 +248,6 @@ def test_a_hostile_guest_meets_its_limit(case):
     with leaves_nothing():
         outcome, took = timed(call)
         check(outcome, took)
-
-
-def test_runs_one_after_another_share_the_ticker_and_it_ends_after_them():
-    # Each run's timeout is watched by the ticker thread; back to back, runs
-    # find it still there (it lingers a moment after its last work: starting
-    # a thread cost more than a small run), each still stopped at its
-    # deadline; and once they end it ends too.
-    with leaves_nothing():
-        tickers = []
-        for _ in range(3):
-            outcome, took = timed(lambda: run(LOOP, timeout=0.2))
-            assert isinstance(outcome, TimeoutExpired) and 0.2 <= took < 0.2 + LATE
-            tickers.append(ticker())
-            assert run(RETURNS, timeout=60).returncode == 0
-            tickers.append(ticker())
-        assert tickers[0] is not None and tickers == [tickers[0]] * 6
-        assert ticker_gone()
-
-
-FORK_AFTER_A_RUN = """
-import os, wasmtime
-import pywasi
-from tests.facade.test_run import LOOP, RETURNS, ticker
-engine = pywasi.new_engine()
-# wasmtime cannot compile in a forked child: what the child runs is compiled here.
-loop, returns = wasmtime.Module(engine, LOOP), wasmtime.Module(engine, RETURNS)
-def start(module, timeout):
-    store, linker = wasmtime.Store(engine), wasmtime.Linker(engine)
-    with pywasi.WASI(timeout=timeout) as wasi:
-        wasi.define(linker)
-        return wasi.start(linker.instantiate(store, module), store)
-start(returns, 60)
-assert ticker() is not None  # lingering when the process forks
-pid = os.fork()
-if pid == 0:
-    try:
-        start(loop, 0.2)
-    except pywasi.TimeoutExpired:
-        os._exit(7)
-    os._exit(1)
-print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-"""
-
-
-def test_a_forked_child_has_a_ticker_of_its_own():
-    # The parent's ticker thread did not come along: the child's deadline
-    # starts one of its own (before: it poked the parent's, and never fired).
-    out = subprocess.run([sys.executable, "-c", FORK_AFTER_A_RUN], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert (out.returncode, out.stdout, out.stderr) == (0, "7\n", "")
 
 
 def test_eight_hostile_guests_at_once_in_eight_threads():
