@@ -622,3 +622,61 @@ def test_ctrl_c_stops_a_pure_loop_run_after_run():
     out = subprocess.run([sys.executable, "-c", CTRL_C_TWICE, PURE_LOOP], capture_output=True, text=True, cwd=ROOT,
                          timeout=60)
     assert (out.returncode, out.stdout, out.stderr) == (0, "interrupted\ninterrupted\n", "")
+
+
+CALLS_IN_PYTHON = """
+(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $i i32)
+    (loop $l
+      (drop (call $prestat (i32.const 9) (i32.const 0)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000))))))
+"""
+
+ASYNC_STORM = """
+import ctypes, sys, threading, time, wasmtime
+from pywasi import WASI
+from tests.support import wat
+class Deadline(Exception):
+    pass
+engine = wasmtime.Engine()
+module = wasmtime.Module(engine, wat(sys.argv[1]))
+me = threading.get_ident()
+def fire(wasi, delay):
+    # Once the guest calls the host (not while the host starts threads,
+    # whose state briefly carries the main thread's ident), after a delay.
+    while wasi._bridge.calls() == 0:
+        time.sleep(0.0005)
+    time.sleep(delay)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(me), ctypes.py_object(Deadline))
+for round in range(60):
+    store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+    wasi = WASI(); wasi.define(linker)
+    instance = linker.instantiate(store, module)
+    firing = threading.Thread(target=fire, args=(wasi, (round % 7) * 0.0013))
+    firing.start()
+    try:
+        print("returned", wasi.start(instance, store))
+    except Deadline:
+        print("raised Deadline")
+    except wasmtime.WasmtimeError as e:
+        print("raised", type(e).__name__, "from", type(e.__cause__).__name__)
+    firing.join()
+    wasi.close()
+"""
+
+
+def test_async_exceptions_at_any_bytecode_of_a_host_call_end_the_guest():
+    # A guest that only makes host calls Python answers, and an async
+    # exception 60 times, at a moment that moves: wherever it lands (a
+    # stub's first bytecode, deep in a handler, the trap maker), start()
+    # raises it or the trap it caused, the process neither crashes nor
+    # prints "Exception ignored", and the guest never goes on as if nothing
+    # happened.
+    out = subprocess.run([sys.executable, "-c", ASYNC_STORM, CALLS_IN_PYTHON], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert (out.returncode, out.stderr) == (0, ""), out
+    lines = out.stdout.splitlines()
+    assert len(lines) == 60 and set(lines) <= {"raised Deadline", "raised WasmtimeError from Deadline"}, out.stdout
