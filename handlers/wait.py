@@ -18,6 +18,7 @@ import contextlib
 import select
 import threading
 import time
+from collections.abc import Callable
 
 READ = select.POLLIN | select.POLLPRI
 WRITE = select.POLLOUT
@@ -34,16 +35,18 @@ class Stopped(Exception):
 
 
 class _Bound(threading.local):
-    wake = -1  # the fd a stop makes readable, or -1
+    # The fd a stop makes readable, or a function that makes it when first
+    # asked (a run that never waits needs none); None: no stop.
+    wake: int | Callable[[], int] | None = None
 
 
 _bound = _Bound()
 
 
 @contextlib.contextmanager
-def wake_on(fd: int):
-    """While the block runs, waits on this thread also end when `fd` becomes
-    readable."""
+def wake_on(fd: int | Callable[[], int]):
+    """While the block runs, waits on this thread also end when `fd` (or
+    the fd it returns when first called) becomes readable."""
     previous, _bound.wake = _bound.wake, fd
     try:
         yield
@@ -53,7 +56,17 @@ def wake_on(fd: int):
 
 def stoppable() -> bool:
     """Whether a stop can end a wait on this thread (a wake fd is bound)."""
-    return _bound.wake >= 0
+    return _bound.wake is not None
+
+
+def _wake_fd() -> int:
+    """The bound wake fd, made now if it is made when first asked; or -1."""
+    wake = _bound.wake
+    if wake is None:
+        return -1
+    if callable(wake):
+        wake = _bound.wake = wake()
+    return wake
 
 
 def wait(masks: dict[int, int], deadline_ns: int | None = None) -> dict[int, int]:
@@ -65,7 +78,7 @@ def wait(masks: dict[int, int], deadline_ns: int | None = None) -> dict[int, int
     poller = select.poll()
     for fd, mask in masks.items():
         poller.register(fd, mask)
-    wake = _bound.wake
+    wake = _wake_fd()
     if wake >= 0:
         poller.register(wake, select.POLLIN)
     while True:
@@ -101,7 +114,7 @@ def sleep_until(deadline_ns: int) -> None:
     a 10 ms sleep wakes within a fraction of a millisecond of its deadline,
     even on a busy machine; a stop during it is seen within _SHORT_SLEEP_NS.
     Before that, a stop ends the sleep at once."""
-    if _bound.wake >= 0 and deadline_ns - time.monotonic_ns() > _SHORT_SLEEP_NS:
+    if _bound.wake is not None and deadline_ns - time.monotonic_ns() > _SHORT_SLEEP_NS:
         wait({}, deadline_ns - _SHORT_SLEEP_NS)
     while (left := deadline_ns - time.monotonic_ns()) > 0:
         time.sleep(min(left, 86_400 * 1_000_000_000) / 1e9)

@@ -104,8 +104,10 @@ class Stop:
         self.reason: str | None = None  # "timeout", "interrupt", ...
         self.error: BaseException | None = None  # what the caller of start() gets
         self._lock = threading.Lock()
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_write, False)
+        # The pipe a blocking wait watches, made when a wait first asks for
+        # it (a run that never waits makes none): readable once fired.
+        self._wake_read = self._wake_write = -1
+        self._closed = False
         self._deadline: list | None = None  # the ticker's entry
 
     def arm(self, store: wasmtime.Store) -> None:
@@ -124,15 +126,30 @@ class Stop:
     def fire(self, reason: str, error: BaseException) -> bool:
         """End the run with `error`; whether this call did it."""
         with self._lock:
-            if self.reason is not None or self._wake_write < 0:
+            if self.reason is not None or self._closed:
                 return False
             self.reason, self.error = reason, error
+            self._wake()
+        self.engine.increment_epoch()
+        return True
+
+    def _wake_fd(self) -> int:
+        """The fd that is readable once this stop fired (for handlers/wait.py),
+        made now if no wait asked before."""
+        with self._lock:
+            if self._wake_read < 0 and not self._closed:
+                self._wake_read, self._wake_write = os.pipe()
+                os.set_blocking(self._wake_write, False)
+                if self.reason is not None:
+                    self._wake()
+            return self._wake_read
+
+    def _wake(self) -> None:  # with the lock held
+        if self._wake_write >= 0:
             try:
                 os.write(self._wake_write, b"!")
             except BlockingIOError:
                 pass
-        self.engine.increment_epoch()
-        return True
 
     def fire_at(self, deadline: float, reason: str, error: Callable[[], BaseException]) -> None:
         """Fire at the monotonic time `deadline` (seconds), from the ticker."""
@@ -145,7 +162,7 @@ class Stop:
         """While the guest runs on this thread: blocking waits watch this
         stop. At the end the deadline is dropped and the wake fd closed."""
         try:
-            with waits.wake_on(self._wake_read):
+            with waits.wake_on(self._wake_fd):
                 yield self
         finally:
             self.close()
@@ -155,6 +172,7 @@ class Stop:
             TICKER.cancel(self._deadline)
             self._deadline = None
         with self._lock:
+            self._closed = True
             if self._wake_write >= 0:
                 os.close(self._wake_write)
                 os.close(self._wake_read)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+
+import pytest
 
 import pywasi
 from pywasi import TimeoutExpired, run
@@ -104,3 +107,52 @@ def test_the_ticker_is_gone_after_a_run():
     run(RETURNS, timeout=60)
     assert ticker() is not None
     assert ticker_gone(within=pywasi.stop._LINGER * 5)
+
+
+def test_a_wait_after_the_stop_fired_ends_at_once():
+    # The wake fd is made when a wait first asks for it (a run that never
+    # waits makes none): made after the stop fired, it is readable already.
+    import wasmtime
+
+    from pywasi.handlers import wait
+    from pywasi.stop import Stop
+
+    stop = Stop(wasmtime.Engine())
+    r, w = os.pipe()
+    rescue = threading.Timer(5, os.write, (w, b"!"))  # were the stop not seen, the wait would not end
+    rescue.start()
+    try:
+        with stop.running():
+            assert stop.fire("timeout", TimeoutError())
+            started = time.monotonic()
+            with pytest.raises(wait.Stopped):
+                wait.wait_for(r, wait.READ)  # nobody writes: only the stop ends it
+            assert time.monotonic() - started < 1
+        assert not stop.fire("again", TimeoutError())  # closed
+    finally:
+        rescue.cancel()
+        rescue.join()
+        os.close(r)
+        os.close(w)
+
+
+def test_a_wait_before_the_stop_fires_ends_when_it_does():
+    import wasmtime
+
+    from pywasi.handlers import wait
+    from pywasi.stop import Stop
+
+    stop = Stop(wasmtime.Engine())
+    r, w = os.pipe()
+    try:
+        with stop.running():
+            timer = threading.Timer(0.2, stop.fire, ("timeout", TimeoutError()))
+            timer.start()
+            started = time.monotonic()
+            with pytest.raises(wait.Stopped):
+                wait.wait_for(r, wait.READ)
+            assert 0.2 <= time.monotonic() - started < 5
+            timer.join()
+    finally:
+        os.close(r)
+        os.close(w)
