@@ -40,6 +40,7 @@ from types import FrameType
 
 import wasmtime
 from wasmtime import _ffi as ffi, _func as _public  # _public: wasmtime-py's host-function glue
+from wasmtime._extern import wrap_extern
 
 from pywasi.runtime.errors import ProcExit
 from pywasi.runtime.memory import GuestTrap, NotBound
@@ -76,6 +77,15 @@ _func_call = _c("wasmtime_func_call", _VOID, _VOID, _VOID, _VOID, _SIZE, _VOID, 
 _memory_data = _c("wasmtime_memory_data", _VOID, _VOID, _VOID)
 _memory_data_size = _c("wasmtime_memory_data_size", _SIZE, _VOID, _VOID)
 _caller_context = _c("wasmtime_caller_context", _VOID, _VOID)
+_export_get = _c("wasmtime_instance_export_get", ctypes.c_bool, _VOID, _VOID, ctypes.c_char_p, _SIZE, _VOID)
+_memory_type = _c("wasmtime_memory_type", _VOID, _VOID, _VOID)
+_memorytype_minimum = _c("wasmtime_memorytype_minimum", ctypes.c_uint64, _VOID)
+_memorytype_maximum = _c("wasmtime_memorytype_maximum", ctypes.c_bool, _VOID, ctypes.POINTER(ctypes.c_uint64))
+_memorytype_is64 = _c("wasmtime_memorytype_is64", ctypes.c_bool, _VOID)
+_memorytype_isshared = _c("wasmtime_memorytype_isshared", ctypes.c_bool, _VOID)
+_memorytype_delete = _c("wasm_memorytype_delete", None, _VOID)
+_MEMORY_TYPE_API = (_memory_type, _memorytype_minimum, _memorytype_maximum, _memorytype_is64, _memorytype_isshared,
+                    _memorytype_delete)
 
 RAW = (
     os.environ.get("PYWASI_BRIDGE") != "public"
@@ -303,6 +313,7 @@ class Bridge:
         self.stopping: BaseException | None = None
         self.closed = False
         self.store = [0]  # the bound store's context (an address); 0: none yet
+        self.imported = False  # import_functions() has handed functions out
         _BRIDGES[id(self.slots)] = self
 
     def calls(self) -> int:
@@ -373,8 +384,11 @@ class Bridge:
         """Whether a thread (this one included) is inside one of this
         bridge's host calls: looked up in every thread's frames, so that
         the calls themselves pay nothing for it."""
-        if self.native is not None and self.native.in_flight():
-            return True
+        if self.native is not None:
+            if self.native.in_flight():
+                return True
+            if not self.counts and not self.imported:
+                return False  # no Python function of this bridge exists to be in: C enters it alone
         frame: FrameType | None  # no other name: a frame left in a local keeps its locals alive
         for frame in sys._current_frames().values():
             while frame is not None:
@@ -382,6 +396,11 @@ class Bridge:
                     return True
                 frame = frame.f_back
         return False
+
+    def import_functions(self) -> dict[str, Callable[..., int | None]]:
+        """wasi_import's functions: the lowered ABI, by name, through the slots."""
+        self.imported = True
+        return {name: import_function(self.slots, index) for index, name in enumerate(self.names)}
 
     def after_calls(self, release: Callable[[], None]) -> None:
         """Run `release` once no host call of this bridge is under way: at
@@ -601,16 +620,40 @@ def _is_guest_trap(error: BaseException) -> bool:
     return isinstance(error, (GuestTrap, Closed, ForeignStore))
 
 
+# Exports -------------------------------------------------------------------------
+
+
+def export(store: wasmtime.Store, instance: wasmtime.Instance, name: str):
+    """`instance`'s export `name` (a wasmtime Func, Memory...), or None.
+    Looked up alone: wasmtime-py's exports() wraps every export the instance
+    has (about 8 us each, and programs export hundreds)."""
+    if not RAW or _export_get is None:
+        return instance.exports(store).get(name)
+    item = ffi.wasmtime_extern_t()
+    key = name.encode()
+    if not _export_get(_address(store._context()), ctypes.addressof(instance._instance), key, len(key), ctypes.byref(item)):
+        return None
+    return wrap_extern(item)
+
+
 # Linear memory -------------------------------------------------------------------
 
 
 def memory_source(store: wasmtime.Store, memory: wasmtime.Memory):
     """A GuestMemory source over a wasmtime memory: (address, size), read from
-    the C API (the closure keeps the store alive)."""
-    context = _address(store._context())
-    handle = ctypes.addressof(memory._memory)
+    the C API (whoever binds it keeps the store alive)."""
     if RAW:
-        return lambda: (_memory_data(context, handle) or 0, _memory_data_size(context, handle))
+        context = _address(store._context())
+        # A copy of the memory's handle of its own: the Memory object (an
+        # export looked up once) may be gone before the source.
+        handle = type(memory._memory).from_buffer_copy(memory._memory)
+        address = ctypes.addressof(handle)
+
+        def raw():
+            return _memory_data(context, address) or 0, _memory_data_size(context, address)
+
+        raw.handle = handle  # type: ignore[attr-defined]
+        return raw
 
     def public():
         return ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store)
@@ -627,27 +670,43 @@ def memory_may_move(store: wasmtime.Store, memory: wasmtime.Memory) -> bool:
     Answered by experiment, once per engine and memory type: a memory of the
     same type in a throwaway store of the same engine is grown to its maximum
     in one step. Growing only commits address space; nothing is touched."""
-    ty = memory.type(store)
-    if getattr(ty, "is_shared", False):
+    minimum, maximum, is_64, shared = _memory_shape(store, memory)
+    if shared:
         return False  # shared memories never move
-    if getattr(ty, "is_64", False):
+    if is_64:
         return True  # no maximum worth probing
     engine = store.engine
-    key = (ty.limits.min, ty.limits.max)
+    key = (minimum, maximum)
     answers = _MOVES.setdefault(engine, {})
     if key not in answers:
-        answers[key] = _probe(engine, ty)
+        answers[key] = _probe(engine, minimum, maximum)
     return answers[key]
 
 
-def _probe(engine: wasmtime.Engine, ty: wasmtime.MemoryType) -> bool:
-    limit = ty.limits.max if ty.limits.max is not None else 65536
+def _memory_shape(store: wasmtime.Store, memory: wasmtime.Memory) -> tuple[int, int | None, bool, bool]:
+    """(minimum pages, maximum pages or None, 64-bit, shared): read from the C
+    API in a few microseconds (wasmtime-py's MemoryType and Limits cost 15)."""
+    if not RAW or None in _MEMORY_TYPE_API:
+        ty = memory.type(store)
+        return ty.limits.min, ty.limits.max, getattr(ty, "is_64", False), getattr(ty, "is_shared", False)
+    ty = _memory_type(_address(store._context()), ctypes.addressof(memory._memory))
+    try:
+        maximum = ctypes.c_uint64()
+        has_maximum = _memorytype_maximum(ty, ctypes.byref(maximum))
+        return (_memorytype_minimum(ty), maximum.value if has_maximum else None, _memorytype_is64(ty),
+                _memorytype_isshared(ty))
+    finally:
+        _memorytype_delete(ty)
+
+
+def _probe(engine: wasmtime.Engine, minimum: int, maximum: int | None) -> bool:
+    limit = maximum if maximum is not None else 65536
     try:
         scratch = wasmtime.Store(engine)
-        probe = wasmtime.Memory(scratch, wasmtime.MemoryType(wasmtime.Limits(ty.limits.min, ty.limits.max)))
+        probe = wasmtime.Memory(scratch, wasmtime.MemoryType(wasmtime.Limits(minimum, maximum)))
         before = ctypes.addressof(probe.data_ptr(scratch).contents)
-        if limit > ty.limits.min:
-            probe.grow(scratch, limit - ty.limits.min)
+        if limit > minimum:
+            probe.grow(scratch, limit - minimum)
         return ctypes.addressof(probe.data_ptr(scratch).contents) != before
     except Exception:
         return True  # could not tell: refresh on every call

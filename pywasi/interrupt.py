@@ -115,7 +115,7 @@ def detach(bridge) -> None:
         for signum in _SIGNALS:
             try:
                 handler = _getsignal(signum)
-                if _guarded(handler):
+                if callable(handler) and _guarded(handler):  # most are ints: SIG_DFL, SIG_IGN
                     _setsignal(signum, handler.pywasi_guards)
             except (OSError, ValueError):  # pragma: no cover
                 pass

@@ -7,6 +7,7 @@ generated stubs to the bridge, and runs `_start` or `_initialize`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import math
@@ -51,6 +52,7 @@ class _Captured64M:
 CAPTURED_64M = _Captured64M()
 
 _INT32_MAX = 2**31 - 1
+_generated = functools.cache(importlib.import_module)  # a version's stubs, by module name
 # Each store's WASI object (its bridge, weakly: a bridge holds the store).
 _BOUND_STORES: weakref.WeakKeyDictionary[wasmtime.Store, weakref.ref[bridge.Bridge]] = weakref.WeakKeyDictionary()
 _HALF_THE_HOST_LIMIT = object()  # max_fds's default: default_max_fds() when the WASI is made
@@ -136,7 +138,7 @@ class WASI:
         # Node's order: version, args, env, preopens, stdio, host setup,
         # returnOnExit; sockets, which Node has not, just before host setup.
         chosen = _version(version)
-        self._abi = importlib.import_module(chosen.module)
+        self._abi = _generated(chosen.module)
         #: Node's name of the version served: "preview1" or "unstable".
         self.version = chosen.name  # Node's name, whichever alias was given
         argv = _args(args)
@@ -185,12 +187,17 @@ class WASI:
         # say so, as a Python file does (not at exit, where the OS does it).
         self._finalizer = weakref.finalize(self, _collected, self._bridge, self._memory, self._host, self._trace)
         self._finalizer.atexit = False
-        #: The host functions at the lowered ABI (ints in, errno out), by name.
-        self.wasi_import: dict[str, Callable[..., int | None]] = {
-            name: bridge.import_function(self._bridge.slots, index) for index, name in enumerate(self._bridge.names)
-        }
+        self._wasi_import: dict[str, Callable[..., int | None]] | None = None
 
     # Node's API ------------------------------------------------------------
+
+    @property
+    def wasi_import(self) -> dict[str, Callable[..., int | None]]:
+        """The host functions at the lowered ABI (ints in, errno out), by name
+        (made when first asked for: most hosts never do)."""
+        if self._wasi_import is None:
+            self._wasi_import = self._bridge.import_functions()
+        return self._wasi_import
 
     def get_import_object(self) -> dict[str, dict[str, Callable[..., int | None]]]:
         """`{namespace: wasi_import}`, as Node's: the host functions under the
@@ -270,7 +277,7 @@ class WASI:
 
     # Internals -------------------------------------------------------------
 
-    def _begin(self, instance, store) -> tuple[dict, wasmtime.Memory]:
+    def _begin(self, instance, store) -> tuple[_Exports, wasmtime.Memory]:
         """Node's first checks of start() and initialize(): started once, and
         marked started before anything else is checked."""
         if self._started:
@@ -617,25 +624,38 @@ def _stream(index: int, kind: str, value, max_output) -> Descriptor:
 # Binding -----------------------------------------------------------------------
 
 
-def _exports(instance, store) -> dict:
+def _exports(instance, store) -> _Exports:
     if not isinstance(instance, wasmtime.Instance):
         raise InvalidArgType(f"instance must be a wasmtime.Instance, not {describe(instance)}")
     if not isinstance(store, wasmtime.Store):
         raise InvalidArgType(f"store must be a wasmtime.Store, not {describe(store)}")
-    try:
-        exports = instance.exports(store)
-        return {name: exports[name] for name in exports}
-    except wasmtime.WasmtimeError as e:
-        raise InvalidArgValue(f"store does not hold this instance: {e}") from None
+    return _Exports(instance, store)
 
 
-def _memory_export(exports: dict) -> wasmtime.Memory:
+class _Exports:
+    """An instance's exports, each looked up when asked for (start() needs
+    three of what may be hundreds)."""
+
+    __slots__ = ("_instance", "_store")
+
+    def __init__(self, instance: wasmtime.Instance, store: wasmtime.Store):
+        self._instance, self._store = instance, store
+
+    def get(self, name: str):
+        return bridge.export(self._store, self._instance, name)
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+
+def _memory_export(exports: _Exports) -> wasmtime.Memory:
     memory = exports.get("memory")
     if not isinstance(memory, wasmtime.Memory):
         raise InvalidArgType(f'"instance.exports.memory" must be a wasmtime.Memory, not {describe(memory)}')
     return memory
 
 
+@functools.cache  # the same for every WASI object
 def _not_started(name: str):
     def waiting(*args):
         raise NotStarted(name)

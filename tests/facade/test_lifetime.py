@@ -216,6 +216,34 @@ def test_close_inside_a_host_call_and_calls_after_close():
         exports["write"](store)
 
 
+def test_close_inside_a_wasi_import_call():
+    # The same, the host calling wasi_import's fd_write itself (no guest call
+    # under way): that call, too, ends normally with its memory and stdout.
+    from tests.support import wat
+
+    class Closing(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            wasi.close()
+            return len(data)
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    wasi = WASI(stdout=Closing())
+    wasi.define(linker)
+    instance = linker.instantiate(store, wasmtime.Module(engine, wat(CLOSING_REACTOR)))
+    exports = instance.exports(store)
+    wasi.finalize_bindings(instance, store)
+    write = wasi.wasi_import["fd_write"]
+    assert write(1, 16, 1, 24) == 0
+    assert exports["memory"].read(store, 24, 28) == b"\x05\x00\x00\x00"
+    with pytest.raises(bridge.Closed):
+        write(1, 16, 1, 24)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
 def test_runs_without_close_release_their_fds_when_collected_and_warn(tmp_path):
     # The README's first example never calls close(): as a Python file does,
