@@ -26,7 +26,8 @@ from pathlib import Path
 import wasmtime
 
 import pywasi
-from pywasi import WASI, bridge, interrupt, runner, stop, wasi as wasi_module
+from pywasi import WASI, bridge, interrupt, native, runner, stop, wasi as wasi_module
+from pywasi.generated import preview1
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostcalls  # noqa: E402 - the host-call benchmark, beside this file
@@ -80,8 +81,10 @@ PHASES = [
     ("start", WASI, "start", False),
     ("  _begin (exports)", WASI, "_begin", False),
     ("  _bind", WASI, "_bind", False),
+    ("    native bind", native.NativeCalls, "bind", False),
     ("    memory_may_move", bridge, "memory_may_move", False),
     ("    GuestMemory.bind", wasi_module.GuestMemory, "bind", False),
+    ("    abi.bind (the stubs)", preview1, "bind", False),
     ("    Bridge.install", bridge.Bridge, "install", False),
     ("    interrupt.attach", interrupt, "attach", False),
     ("  _run", WASI, "_run", False),
@@ -94,6 +97,9 @@ PHASES = [
     ("  interrupt.detach", interrupt, "detach", False),
     ("  Bridge.close", bridge.Bridge, "close", False),
     ("  Bridge.after_calls", bridge.Bridge, "after_calls", False),
+    ("    Bridge.in_flight", bridge.Bridge, "in_flight", False),
+    ("    GuestMemory.unbind", wasi_module.GuestMemory, "unbind", False),
+    ("    Host.close", wasi_module.Host, "close", False),
 ]
 
 
