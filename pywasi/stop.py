@@ -270,7 +270,7 @@ class _Ticker:
 
     def _run(self, poke: bool) -> None:  # with the lock held
         """Start the thread if it is not running, else poke it if asked."""
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():  # gone, or ended by an exception
             self._thread = threading.Thread(target=self._loop, name="pywasi-ticker", daemon=True)
             self._thread.start()
         elif poke:

@@ -156,3 +156,34 @@ def test_a_wait_before_the_stop_fires_ends_when_it_does():
     finally:
         os.close(r)
         os.close(w)
+
+
+TICKER_KILLED = """
+import ctypes, sys, time
+from pywasi import TimeoutExpired, run
+from tests.support import ticker, wat
+LOOP = wat('(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))')
+class Killed(Exception):
+    pass
+try:
+    run(LOOP, timeout=0.2)
+except TimeoutExpired:
+    print("timed out")
+thread = ticker()
+ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(Killed))
+thread.join(5)
+print("ticker alive:", thread.is_alive())
+started = time.monotonic()
+try:
+    run(LOOP, timeout=0.2)
+except TimeoutExpired:
+    print("timed out", time.monotonic() - started < 5)
+"""
+
+
+def test_a_ticker_that_died_is_started_again():
+    # Whatever ends the ticker thread (here an async exception; a bug in an
+    # action would do the same), the next run's timeout still fires
+    # (before: the run looped for ever, nobody watching its deadline).
+    out = subprocess.run([sys.executable, "-c", TICKER_KILLED], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.splitlines() == ["timed out", "ticker alive: False", "timed out True"], out
