@@ -13,6 +13,7 @@ Nothing here ever fails a run: a cache that cannot be used is passed over.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import platform
@@ -54,12 +55,15 @@ def _digest_file(path: Path) -> str:
 
 
 def compile_cached(
-    engine: wasmtime.Engine, data: bytes, settings: str, directory: Path | None, name: str = "a module"
+    engine: wasmtime.Engine, data: bytes, settings: str, directory: Path | None, name: str = "a module",
+    digest: str | None = None,
 ) -> wasmtime.Module:
-    """The compiled module, from the cache when an entry there is good."""
+    """The compiled module, from the cache when an entry there is good.
+    `digest`: the SHA-256 of `data` (hex), if the caller has it."""
     if directory is None or not _usable_dir(directory):
         return _compile(engine, data, name)
-    identity = f"{hashlib.sha256(data).hexdigest()} {version('wasmtime')} {settings} {platform.machine()} {os.name}"
+    digest = digest or hashlib.sha256(data).hexdigest()
+    identity = f"{digest} {_wasmtime_version()} {settings} {platform.machine()} {os.name}"
     key = hashlib.sha256(identity.encode()).hexdigest()[:40]
     entry, checksum = directory / f"{key}.cwasm", directory / f"{key}.sha256"
     module = _load(engine, entry, checksum)
@@ -68,6 +72,13 @@ def compile_cached(
     module = _compile(engine, data, name)
     _store(module, directory, entry, checksum)
     return module
+
+
+@functools.cache
+def _wasmtime_version() -> str:
+    """The installed wasmtime's version (reading the package's metadata takes
+    longer than a small run)."""
+    return version("wasmtime")
 
 
 def _compile(engine: wasmtime.Engine, data: bytes, name: str) -> wasmtime.Module:

@@ -5,13 +5,17 @@ used.
 Engines have epoch interruption on, so that a timeout, a cancel or Ctrl-C
 stops even a guest that loops without calling the host (stop.py). One engine
 serves every run of the process (one more when fuel is metered): stores are
-per run, and each run's stop ends only its own. Compiled code is cached on
-disk (cache.py).
+per run, and each run's stop ends only its own. With the C extension one
+linker per engine and version serves them too (its host calls find their
+WASI object by store), so a run registers nothing. Compiled code is cached
+on disk (cache.py), and what a module's checks found is kept by its SHA-256.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import hashlib
 import io
 import os
 import re
@@ -24,8 +28,9 @@ import wasmtime
 
 from pywasi.generated.versions import BY_NAME, BY_NAMESPACE, DEFAULT
 
-from . import cache as module_cache
+from . import cache as module_cache, native
 from .audit import UNKNOWN, audit_module
+from .bridge import export
 from .errors import InvalidArgType, InvalidArgValue, ModuleError, describe
 from .results import CompletedRun, TimeoutExpired, Usage
 from .wasi import WASI
@@ -78,7 +83,9 @@ def read_module(source) -> tuple[bytes, str]:
 
 
 def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: Path | None = None,
-                   settings: str = ENGINE_SETTINGS) -> wasmtime.Module:
+                   settings: str = ENGINE_SETTINGS, digest: str | None = None) -> wasmtime.Module:
+    """`data` (wasm or WAT) compiled, from the cache in `cache_dir` when it
+    holds it; `digest`: the SHA-256 of `data` (hex), if the caller has it."""
     if not data:
         raise ModuleError(f"{name}: is empty, not a WebAssembly module")
     if data[:4] == b"\0asm":
@@ -92,13 +99,13 @@ def compile_module(engine: wasmtime.Engine, data: bytes, name: str, cache_dir: P
         except UnicodeDecodeError:
             raise ModuleError(f"{name}: neither a wasm binary nor WAT text (not UTF-8 text)") from None
         try:
-            data = bytes(wasmtime.wat2wasm(text))
+            data, digest = bytes(wasmtime.wat2wasm(text)), None
         except wasmtime.WasmtimeError as e:
             if not _LOOKS_LIKE_WAT.match(text):
                 raise ModuleError(f"{name}: neither a wasm binary nor WAT text ({_first_line(e)})") from None
             raise ModuleError(_wat_error(name, e)) from None
     try:
-        return module_cache.compile_cached(engine, data, settings, cache_dir, name)
+        return module_cache.compile_cached(engine, data, settings, cache_dir, name, digest)
     except wasmtime.WasmtimeError as e:
         raise ModuleError(f"{name}: not a valid WebAssembly module: {_cause(e)}") from None
 
@@ -298,25 +305,22 @@ class Job:
             wasi._stop_run("interrupt", _Cancelled())
 
     def run(self) -> CompletedRun:
-        engine = shared_engine(fuel=self.max_fuel is not None)
-        settings = _FUEL_SETTINGS if self.max_fuel is not None else ENGINE_SETTINGS
+        fuel = self.max_fuel is not None
+        engine = shared_engine(fuel)
+        settings = _FUEL_SETTINGS if fuel else ENGINE_SETTINGS
         data, name = read_module(self.module)
+        digest = hashlib.sha256(data).hexdigest()
         cache_dir = None if self.cache is False else module_cache.default_dir() if self.cache is True else Path(self.cache)
-        compiled = compile_module(engine, data, name, cache_dir, settings)
-        version = self.version
-        if version == "auto":
-            version = detect_version(compiled)
-        if isinstance(version, str) and version in BY_NAME:  # anything else is WASI's to refuse
-            check_command(compiled, name, version)
+        compiled = compile_module(engine, data, name, cache_dir, settings, digest)
+        version = _checked_version(compiled, digest, name, self.version)
         with WASI(version=version, **self.options) as wasi:
             wasi._arm_epochs = True  # our store: a cancel must stop a pure loop too
             store = wasmtime.Store(engine)
             if self.max_memory is not None:
                 store.set_limits(memory_size=self.max_memory)
-            if self.max_fuel is not None:
+            if fuel:
                 store.set_fuel(self.max_fuel)
-            linker = wasmtime.Linker(engine)
-            wasi.define(linker)
+            linker = _linker(engine, fuel, wasi)
             try:
                 instance = linker.instantiate(store, compiled)
             except wasmtime.Trap:
@@ -352,7 +356,7 @@ class Job:
 
     def _usage(self, wasi, store, instance, wall, cpu, ended_by) -> Usage:
         calls, read, written = wasi._counts()
-        memory = instance.exports(store).get("memory")
+        memory = export(store, instance, "memory")
         return Usage(
             wall_s=time.monotonic() - wall,
             cpu_s=time.thread_time() - cpu,
@@ -368,6 +372,61 @@ class Job:
         if self.captured is None:
             return None, None
         return self.captured[0].getvalue(), self.captured[1].getvalue()
+
+
+# Modules that passed check_command, by (SHA-256, version asked for): the
+# version they run as. Checking costs more than a small run (every import's
+# and export's type, read through wasmtime-py), and a module's bytes decide it.
+_CHECKED: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
+_CHECKED_MAX = 1024
+_checked_lock = threading.Lock()
+
+
+def _checked_version(compiled: wasmtime.Module, digest: str, name: str, asked) -> Any:
+    """The version a module runs as (detected for "auto"), once check_command
+    has passed it; what WASI is to refuse (not a version's name) as it is."""
+    key = (digest, asked) if isinstance(asked, str) else None
+    if key is not None:
+        with _checked_lock:
+            known = _CHECKED.get(key)
+            if known is not None:
+                _CHECKED.move_to_end(key)
+                return known
+    version = detect_version(compiled) if asked == "auto" else asked
+    if not (isinstance(version, str) and version in BY_NAME):
+        return version  # anything else is WASI's to refuse
+    check_command(compiled, name, version)
+    if key is not None:
+        with _checked_lock:
+            _CHECKED[key] = version
+            if len(_CHECKED) > _CHECKED_MAX:
+                _CHECKED.popitem(last=False)
+    return version
+
+
+# Runs' linkers, by (fuel, version), when the C extension serves host calls:
+# its callbacks find a call's WASI object by the caller's store, so one linker
+# defined once serves every run, and a run registers nothing.
+_linkers: dict[tuple[bool, str], wasmtime.Linker] = {}
+_linkers_lock = threading.Lock()
+
+
+def _linker(engine: wasmtime.Engine, fuel: bool, wasi: WASI) -> wasmtime.Linker:
+    """A linker with `wasi`'s functions: the shared one of its version, or
+    (without the extension, where each WASI object has callbacks of its own)
+    a new one."""
+    if not native.ENABLED:
+        linker = wasmtime.Linker(engine)
+        wasi.define(linker)
+        return linker
+    key = (fuel, wasi.version)
+    with _linkers_lock:
+        shared = _linkers.get(key)
+        if shared is None:
+            shared = wasmtime.Linker(engine)
+            wasi.define(shared)
+            _linkers[key] = shared
+        return shared
 
 
 def _size(name: str, value) -> int | None:

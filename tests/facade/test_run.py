@@ -385,6 +385,61 @@ def test_usage_counts_every_call_and_byte():
     assert result.args == ["counted"]
 
 
+# args_sizes_get, then proc_exit with the count; in either ABI.
+def counts_args(namespace: str) -> bytes:
+    return wat(f"""
+(module
+  (import "{namespace}" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "{namespace}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $sizes (i32.const 0) (i32.const 4))) (call $exit (i32.load (i32.const 0)))))""")
+
+
+def test_runs_share_a_linker_per_version_and_each_reaches_its_own_wasi():
+    # With the extension, calls find their WASI object by store: one linker
+    # per version (and engine) serves every run, defined once. Runs of both
+    # versions, with and without fuel, each get their own arguments.
+    from pywasi import native, runner
+
+    preview1, unstable = counts_args("wasi_snapshot_preview1"), counts_args("wasi_unstable")
+    for _ in range(2):
+        assert run(preview1, args=["a"]).returncode == 1
+        assert run(unstable, args=["a", "b"]).returncode == 2
+        assert run(preview1, args=["a", "b", "c"], max_fuel=10**6).returncode == 3
+        linkers = dict(runner._linkers)
+        if native.ENABLED:
+            assert set(linkers) >= {(False, "preview1"), (False, "unstable"), (True, "preview1")}
+        else:
+            assert linkers == {}  # each WASI object registers callbacks of its own
+    assert all(runner._linkers[key] is linker for key, linker in linkers.items())
+
+    def parallel(i):
+        results[i] = run(preview1, args=["x"] * i).returncode
+
+    results = {}
+    threads = [threading.Thread(target=parallel, args=(i,)) for i in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {i: i for i in range(1, 9)}
+
+
+def test_a_module_checked_for_one_version_is_checked_again_for_another():
+    # What pywasi.run keeps of a module's checks is per version asked for: the
+    # same bytes run as wasi_unstable meet its checks (its imports are not
+    # there: the instantiation names them).
+    module = counts_args("wasi_snapshot_preview1")
+    assert run(module, args=["a"]).returncode == 1
+    assert run(module, args=["a"], version="preview1").returncode == 1
+    with pytest.raises(pywasi.ModuleError, match="cannot be instantiated.*wasi_snapshot_preview1"):
+        run(module, version="unstable")
+    bad = guest('(func (export "start"))')
+    for _ in range(2):  # a failed check is never kept
+        with pytest.raises(pywasi.ModuleError, match="exports no _start"):
+            run(bad)
+
+
 def test_completed_run_is_subprocess_shaped():
     result = run(TRAP, capture_output=True, args=["t"])
     assert isinstance(result, CompletedRun) and isinstance(result.usage, Usage)
