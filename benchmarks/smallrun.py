@@ -121,14 +121,7 @@ def instrumented():
 
 
 def mean_us(once, runs: int, repeat: int) -> float:
-    once()
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter_ns()
-        for _ in range(runs):
-            once()
-        samples.append((time.perf_counter_ns() - t) / runs / 1e3)
-    return statistics.median(samples)
+    return hostcalls.whole_run(once, repeat, runs) / 1e3
 
 
 def phases_us(steps: list[tuple[str, object]], runs: int, repeat: int, wrap: bool) -> dict[str, float]:

@@ -577,29 +577,39 @@ with WASI() as wasi:
 """
 
 
+def script(source: str, *argv: str) -> tuple[int, str, str]:
+    """(returncode, stdout, stderr) of Python running `source` here, in a process of its own."""
+    out = subprocess.run([sys.executable, "-c", source, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return out.returncode, out.stdout, out.stderr
+
+
 def test_a_signal_handler_set_after_earlier_runs_still_ends_the_guest():
-    out = subprocess.run([sys.executable, "-c", HANDLER_SET_LATER, BUSY], capture_output=True, text=True, cwd=ROOT,
-                         timeout=120)
-    assert (out.returncode, out.stdout, out.stderr) == (0, "raised Deadline\n", "")
+    assert script(HANDLER_SET_LATER, BUSY) == (0, "raised Deadline\n", "")
+
+
+# In a process of its own: handlers are themselves again when the last bound
+# WASI object closes, and other tests may leave theirs for the collector.
+GUARDED_WHILE_BOUND = """
+import signal, wasmtime
+from pywasi import WASI
+from tests.support import wat
+def on_alarm(signum, frame):
+    pass
+signal.signal(signal.SIGALRM, on_alarm)
+for _ in range(2):
+    engine = wasmtime.Engine(); store = wasmtime.Store(engine); linker = wasmtime.Linker(engine)
+    wasi = WASI(); wasi.define(linker)
+    module = wasmtime.Module(engine, wat('(module (memory (export "memory") 1) (func (export "_start")))'))
+    wasi.start(linker.instantiate(store, module), store)
+    alarm, sigint = signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)
+    print(alarm is not on_alarm, alarm.pywasi_guards is on_alarm, sigint.pywasi_guards is signal.default_int_handler)
+    wasi.close()
+    print(signal.getsignal(signal.SIGALRM) is on_alarm, signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
 
 
 def test_handlers_are_guarded_while_bound_and_themselves_after_close():
-    import signal
-
-    def on_alarm(signum, frame):
-        pass
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        wasi, _, _, _ = setup()
-        guarded = signal.getsignal(signal.SIGALRM)
-        assert guarded is not on_alarm and getattr(guarded, "pywasi_guards") is on_alarm
-        assert getattr(signal.getsignal(signal.SIGINT), "pywasi_guards") is signal.default_int_handler
-        wasi.close()
-        assert signal.getsignal(signal.SIGALRM) is on_alarm
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGALRM, previous)
+    assert script(GUARDED_WHILE_BOUND) == (0, "True True True\nTrue True\n" * 2, "")
 
 
 # Ctrl-C in a loop without host calls, run after run: each finds the
@@ -619,9 +629,7 @@ for _ in range(2):
 
 
 def test_ctrl_c_stops_a_pure_loop_run_after_run():
-    out = subprocess.run([sys.executable, "-c", CTRL_C_TWICE, PURE_LOOP], capture_output=True, text=True, cwd=ROOT,
-                         timeout=60)
-    assert (out.returncode, out.stdout, out.stderr) == (0, "interrupted\ninterrupted\n", "")
+    assert script(CTRL_C_TWICE, PURE_LOOP) == (0, "interrupted\ninterrupted\n", "")
 
 
 CALLS_IN_PYTHON = """
