@@ -73,6 +73,23 @@ def test_no_cache_writes_nothing(tmp_path, monkeypatch):
     assert entries(tmp_path) == []
 
 
+def test_the_default_folder_follows_the_environment(tmp_path, monkeypatch):
+    # Made once for an environment, and anew when it changes.
+    monkeypatch.setenv("PYWASI_CACHE", str(tmp_path / "a"))
+    assert cache.default_dir() == tmp_path / "a"
+    assert run_captured(compile_c(PROGRAM), args=["p", "3"])[0] == 3
+    assert len(entries(tmp_path / "a")) == 2
+    monkeypatch.setenv("PYWASI_CACHE", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.default_dir() == tmp_path / "xdg" / "pywasi" / "modules"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.default_dir() == tmp_path / "home" / ".cache" / "pywasi" / "modules"
+    monkeypatch.setenv("PYWASI_CACHE", str(tmp_path / "b"))
+    assert run_captured(compile_c(PROGRAM), args=["p", "4"])[0] == 4
+    assert len(entries(tmp_path / "b")) == 2
+
+
 def test_the_key_covers_the_engine_settings(tmp_path):
     engine = new_engine()
     data = compile_c(PROGRAM).read_bytes()
