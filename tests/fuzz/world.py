@@ -38,9 +38,11 @@ LISTENER_FD = 3
 PREOPENS = ("/", "/ro")
 
 
-def build(root: Path) -> Path:
+def build(root: Path, far: Path | None = None) -> Path:
     """`root/box` (the sandbox), with `root/secret` and `root/outside/` beside
-    it. Returns the box."""
+    it; its absolute symlinks point into `far` (`root` by default: two
+    worlds given one `far` hold the same bytes). Returns the box."""
+    far = root if far is None else far
     (root / "secret").write_bytes(b"ROOT SECRET\n")
     (root / "outside" / "dir").mkdir(parents=True)
     (root / "outside" / "secret").write_bytes(b"OUTSIDE SECRET\n")
@@ -59,8 +61,8 @@ def build(root: Path) -> Path:
         "link_up": "..",
         "link_out": "../secret",
         "link_out_dir": "../outside",
-        "link_abs": str(root / "secret"),
-        "link_abs_dir": str(root / "outside"),
+        "link_abs": str(far / "secret"),
+        "link_abs_dir": str(far / "outside"),
         "link_etc": "/etc/passwd",
         "dangling": "nowhere",
         "dangling_out": "../outside/new",
@@ -107,10 +109,11 @@ class Instance:
     growing the guest's memory on every write), "devnull" or "file" (a file
     outside the world). Nothing the guest can reach blocks: the
     listener always has a connection waiting (whose client has written and
-    closed), and stdin never waits for data."""
+    closed), and stdin never waits for data. `far`: where the box's absolute
+    symlinks point (see build)."""
 
     def __init__(self, engine: wasmtime.Engine, version: str, *, stdin: str, stdout: str, stderr: str,
-                 max_fds: int | None, observed: bool = False):
+                 max_fds: int | None, observed: bool = False, far: Path | None = None):
         self.version = version
         # Traced and counted: every call's line (its decoders and formatting
         # meet the same hostile arguments) and pywasi.Stats.
@@ -119,10 +122,11 @@ class Instance:
         self.tmp = Path(tempfile.mkdtemp(prefix="pywasi-fuzz-"))
         self.world = self.tmp / "world"
         self.world.mkdir()
-        self.box = build(self.world)
+        self.box = build(self.world, far)
         # What the box holds, as paths from it (as a guest names them).
         self.paths = sorted(bytes(p.relative_to(self.box)) for p in self.box.rglob("*"))
         self._closing: list = []
+        self._outputs: dict[str, io.BytesIO | Path | None] = {}
         self.listener = socket.create_server(("127.0.0.1", 0))
         self._closing.append(self.listener)
         self.pending = 0
@@ -161,16 +165,25 @@ class Instance:
         return read
 
     def _output(self, kind: str, name: str):
-        if kind == "memory":
-            return io.BytesIO()
-        if kind == "growing":
-            return GrowingOutput(self)
+        if kind in ("memory", "growing"):
+            sink = self._outputs[name] = io.BytesIO() if kind == "memory" else GrowingOutput(self)
+            return sink
         if kind == "devnull":
+            self._outputs[name] = None
             fd = os.open(os.devnull, os.O_WRONLY)
         else:
+            self._outputs[name] = self.tmp / name
             fd = os.open(self.tmp / name, os.O_WRONLY | os.O_CREAT, 0o644)
         self._closing.append(fd)
         return fd
+
+    def output(self, name: str) -> bytes:
+        """What the guest has written to "stdout" or "stderr" (nothing, for
+        /dev/null)."""
+        sink = self._outputs[name]
+        if isinstance(sink, io.BytesIO):
+            return sink.getvalue()
+        return b"" if sink is None else sink.read_bytes()
 
     def connect(self, count: int = 1) -> None:
         """Queue connections on the listener: each client writes and closes,
@@ -179,6 +192,11 @@ class Instance:
             with socket.create_connection(self.listener.getsockname()) as client:
                 client.sendall(CLIENT_SAYS)
             self.pending += 1
+
+    def accepted(self) -> None:
+        """The guest accepted a connection: queue another."""
+        self.pending -= 1
+        self.connect()
 
     # Guest memory ----------------------------------------------------------
 
