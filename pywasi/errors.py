@@ -40,7 +40,9 @@ class AlreadyStarted(RuntimeError):
 
 class NotStarted(RuntimeError):
     """A host function called before the instance is bound: by the guest,
-    when the host calls a reactor's export before initialize()."""
+    when the host calls a reactor's export before initialize(). `function`
+    names it; `message`, when given, says what happened instead of the
+    default line."""
 
     code = "ERR_WASI_NOT_STARTED"
 
