@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 
 import wasmtime
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pywasi import ProcExit
 from pywasi.codegen import abi as lowering, model as m
@@ -29,6 +29,7 @@ MASK32 = guest.MASK32
 TOTAL_CALLS = int(os.environ.get("PYWASI_FUZZ_CALLS", "20000"))
 CALLS_PER_EXAMPLE = 40
 VERSIONS = ("preview1", "unstable")
+BATCH = 100  # examples per hypothesis run
 
 
 # Values ----------------------------------------------------------------------------
@@ -409,3 +410,21 @@ def _called(caller: Caller, name: str, a: dict) -> Iterator[tuple[str, object]]:
     fds = set(caller.inst.open_fds())
     yield name, a
     caller.closed |= fds - set(caller.inst.open_fds())
+
+
+def examples(run, version: str, count: int) -> None:
+    """`run(data, version)` for `count` examples. In batches: hypothesis keeps
+    a record of every choice of a run (about 0.2 MB an example here), which a
+    new run starts afresh."""
+    for start in range(0, count, BATCH):
+        _batch(run, version, min(BATCH, count - start))
+
+
+def _batch(run, version: str, count: int) -> None:
+    @settings(max_examples=count, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.data())
+    def example(data):
+        run(data, version)
+
+    example()

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import strategies as st
 
 from pywasi import native
 from pywasi.codegen import abi as lowering, model as m
@@ -284,13 +284,6 @@ def run_example(data, version: str) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_c_answers_every_call_as_python_does(version):
     gc.collect()
-
-    @settings(max_examples=EXAMPLES, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(st.data())
-    def differ(data):
-        run_example(data, version)
-
-    differ()
+    draw.examples(run_example, version, EXAMPLES)
     if EXAMPLES * CALLS_PER_EXAMPLE >= 1000:  # each was drawn dozens of times: C has answered each
         assert {name for name in served(version) if IN_C[f"{version} {name}"]} == set(served(version))

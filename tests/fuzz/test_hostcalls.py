@@ -48,7 +48,7 @@ import sys
 
 import pytest
 import wasmtime
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import strategies as st
 
 from pywasi import bridge
 from pywasi.audit import ENOSYS, status_of
@@ -62,7 +62,6 @@ from tests.fuzz.draw import CALLS_PER_EXAMPLE, MASK32, VERSIONS
 from tests.support import Untouched
 
 EXAMPLES = max(1, -(-draw.TOTAL_CALLS // (CALLS_PER_EXAMPLE * len(VERSIONS))))
-BATCH = 100  # examples per hypothesis run
 HANG = 120  # seconds: an example that takes longer dumps every stack and ends the run
 
 ERRNOS = {int(e) for e in Errno}
@@ -312,16 +311,6 @@ def _label(outcome) -> str:
     return "trap: " + ("bounds" if "out of bounds" in value else "alignment")
 
 
-def fuzz_batch(version: str, examples: int) -> None:
-    @settings(max_examples=examples, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(st.data())
-    def fuzz(data):
-        run_example(data, version)
-
-    fuzz()
-
-
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_host_function_under_fuzzing(version):
     def calls() -> int:
@@ -329,10 +318,7 @@ def test_every_host_function_under_fuzzing(version):
 
     before = calls()
     gc.collect()  # what earlier tests left to the collector is closed before, not during
-    # In batches: hypothesis keeps a record of every choice of a run (about
-    # 0.2 MB an example here), which a new run starts afresh.
-    for start in range(0, EXAMPLES, BATCH):
-        fuzz_batch(version, min(BATCH, EXAMPLES - start))
+    draw.examples(run_example, version, EXAMPLES)
     assert calls() - before >= EXAMPLES * CALLS_PER_EXAMPLE
     counts = {k.split()[1]: c for k, c in STATS.items() if k.startswith(version + " ")}
     if EXAMPLES * CALLS_PER_EXAMPLE >= 2000:
