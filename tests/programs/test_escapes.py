@@ -194,5 +194,7 @@ def test_a_directory_swapped_for_a_symlink_never_leaks(world, strategy, link):
     inside, other, failed = int(counts["inside"]), int(counts["other"]), int(counts["failed"])
     assert code == 0 and inside + other + failed == 5000
     assert other == 0
-    # The race really ran: the guest opened through the directory, and met the swap.
-    assert inside > 0 and failed > 0 and swaps[0] > 100
+    # The race really ran: the guest opened through the directory, and met
+    # the swap (how many swaps that takes depends on how fast the guest's
+    # opens are: a few dozen since they reach Python through the C trampoline).
+    assert inside > 0 and failed > 0 and swaps[0] > 10
