@@ -71,8 +71,8 @@ def test_a_wait_ends_when_its_wake_fd_is_readable():
     r, w = os.pipe()
     wake_r, wake_w = os.pipe()
     try:
+        started = time.monotonic()  # before the timer's start: it may run first on a busy machine
         threading.Timer(0.2, os.write, (wake_w, b"!")).start()
-        started = time.monotonic()
         with wait.wake_on(wake_r), pytest.raises(wait.Stopped):
             wait.wait_for(r, wait.READ)
         assert 0.2 <= time.monotonic() - started < 5
