@@ -151,7 +151,7 @@ def test_a_wait_before_the_stop_fires_ends_when_it_does():
             timer.start()
             with pytest.raises(wait.Stopped):
                 wait.wait_for(r, wait.READ)
-            assert 0.2 <= time.monotonic() - started < 5
+            assert 0.19 <= time.monotonic() - started < 5  # a Timer's wait may end a hair early
             timer.join()
     finally:
         os.close(r)
