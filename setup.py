@@ -8,7 +8,8 @@ setup(
     ext_modules=[
         Extension(
             "pywasi._native",
-            sources=["native/module.c", "native/calls.c", "native/registry.c", "native/trampoline.c", "generated/native.c"],
+            sources=["native/module.c", "native/calls.c", "native/registry.c", "native/trampoline.c", "native/fds.c",
+                     "generated/native.c"],
             include_dirs=["native", "generated"],
             extra_compile_args=["-O2", "-std=c11", "-Wall"],
             optional=True,

@@ -81,6 +81,22 @@ def trace_decoder(witx: str) -> str:
     return f"_t_{py_name(witx)}"
 
 
+def c_const(type_witx: str, case_witx: str) -> str:
+    """A canonical enum case or flag in C: WASI_WHENCE_SET, WASI_RIGHTS_FD_READ."""
+    return f"WASI_{const_name(type_witx)}_{const_name(case_witx)}"
+
+
+def c_struct(witx: str) -> str:
+    """A canonical record as a C struct: native_fdstat_t."""
+    return f"native_{py_name(witx)}_t"
+
+
+def c_table(version: str, direction: str, witx: str) -> str:
+    """A C table between a version's enum values and the canonical ones:
+    preview0_in_whence, preview0_out_filetype."""
+    return f"{version}_{direction}_{py_name(witx)}"
+
+
 def handler_local(function: str) -> str:
     """The bound handler method a stub calls: h_fd_write."""
     return f"h_{function}"

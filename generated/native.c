@@ -5,6 +5,7 @@
    messages, the same enum bounds and errno tables. */
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "native.h"
 
@@ -346,6 +347,8 @@ static wasm_trap_t *preview1_args_get(void *env, wasmtime_caller_t *caller, wasm
     if (trap != NULL)
       return trap;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -371,6 +374,8 @@ static wasm_trap_t *preview1_args_sizes_get(void *env, wasmtime_caller_t *caller
     memcpy(call.base + size0_out, &r0, sizeof r0);
     memcpy(call.base + size1_out, &r1, sizeof r1);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -392,6 +397,8 @@ static wasm_trap_t *preview1_environ_get(void *env, wasmtime_caller_t *caller, w
     if (trap != NULL)
       return trap;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -417,6 +424,8 @@ static wasm_trap_t *preview1_environ_sizes_get(void *env, wasmtime_caller_t *cal
     memcpy(call.base + size0_out, &r0, sizeof r0);
     memcpy(call.base + size1_out, &r1, sizeof r1);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -442,6 +451,8 @@ static wasm_trap_t *preview1_clock_res_get(void *env, wasmtime_caller_t *caller,
       break;
     memcpy(call.base + timestamp_out, &r0, sizeof r0);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -468,6 +479,8 @@ static wasm_trap_t *preview1_clock_time_get(void *env, wasmtime_caller_t *caller
       break;
     memcpy(call.base + timestamp_out, &r0, sizeof r0);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -487,6 +500,8 @@ static wasm_trap_t *preview1_random_get(void *env, wasmtime_caller_t *caller, wa
     if (err != 0)
       break;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -502,6 +517,241 @@ static wasm_trap_t *preview1_sched_yield(void *env, wasmtime_caller_t *caller, w
     if (err != 0)
       break;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_fdstat_get(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                           size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_FDSTAT_GET, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t fdstat_out = (uint32_t)args[1].i32;
+  if ((fdstat_out & 7) || (uint64_t)fdstat_out + 24 > call.size)
+    return native_check(&call, fdstat_out, 24, 8, "fd_fdstat_get");
+  native_fdstat_t r0 = {0};
+  uint32_t err = 0;
+  do {
+    err = native_fd_fdstat_get(call.state, fd, &r0);
+    if (err != 0)
+      break;
+    memset(call.base + fdstat_out, 0, 24);
+    {
+      uint8_t v = (uint8_t)r0.fs_filetype;
+      memcpy(call.base + fdstat_out + 0, &v, sizeof v);
+    }
+    {
+      uint16_t v = (uint16_t)r0.fs_flags;
+      memcpy(call.base + fdstat_out + 2, &v, sizeof v);
+    }
+    {
+      uint64_t v = (uint64_t)r0.fs_rights_base;
+      memcpy(call.base + fdstat_out + 8, &v, sizeof v);
+    }
+    {
+      uint64_t v = (uint64_t)r0.fs_rights_inheriting;
+      memcpy(call.base + fdstat_out + 16, &v, sizeof v);
+    }
+  } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_pread(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                      size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_PREAD, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint64_t offset = (uint64_t)args[3].i64;
+  uint32_t size_out = (uint32_t)args[4].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_pread");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_pread");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_pread", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_pread(call.state, fd, &iovs, offset, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_pwrite(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                       size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_PWRITE, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint64_t offset = (uint64_t)args[3].i64;
+  uint32_t size_out = (uint32_t)args[4].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_pwrite");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_pwrite");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_pwrite", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_pwrite(call.state, fd, &iovs, offset, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_read(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                     size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_READ, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint32_t size_out = (uint32_t)args[3].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_read");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_read");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_read", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_read(call.state, fd, &iovs, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_seek(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                     size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_SEEK, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint64_t offset = (uint64_t)args[1].i64;
+  uint32_t whence = (uint32_t)args[2].i32;
+  uint32_t filesize_out = (uint32_t)args[3].i32;
+  if ((filesize_out & 7) || (uint64_t)filesize_out + 8 > call.size)
+    return native_check(&call, filesize_out, 8, 8, "fd_seek");
+  uint64_t r0 = 0;
+  uint32_t err = 0;
+  do {
+    if (whence >= 3) {
+      err = WASI_EINVAL;
+      break;
+    }
+    err = native_fd_seek(call.state, fd, (int64_t)offset, whence, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + filesize_out, &r0, sizeof r0);
+  } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_tell(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                     size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_TELL, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t filesize_out = (uint32_t)args[1].i32;
+  if ((filesize_out & 7) || (uint64_t)filesize_out + 8 > call.size)
+    return native_check(&call, filesize_out, 8, 8, "fd_tell");
+  uint64_t r0 = 0;
+  uint32_t err = 0;
+  do {
+    err = native_fd_tell(call.state, fd, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + filesize_out, &r0, sizeof r0);
+  } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview1_fd_write(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                      size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_WRITE, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint32_t size_out = (uint32_t)args[3].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_write");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_write");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_write", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_write(call.state, fd, &iovs, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -517,23 +767,23 @@ const native_function_t native_preview1[] = {
     {"fd_allocate", 7, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
     {"fd_close", 8, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
     {"fd_datasync", 9, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
-    {"fd_fdstat_get", 10, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_fdstat_get", 10, NATIVE_FD_FDSTAT_GET, preview1_fd_fdstat_get, 2, 0, 1},
     {"fd_fdstat_set_flags", 11, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
     {"fd_fdstat_set_rights", 12, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
     {"fd_filestat_get", 13, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
     {"fd_filestat_set_size", 14, NATIVE_PYTHON_ONLY, native_trampoline, 2, 2, 1},
     {"fd_filestat_set_times", 15, NATIVE_PYTHON_ONLY, native_trampoline, 4, 6, 1},
-    {"fd_pread", 16, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_pread", 16, NATIVE_FD_PREAD, preview1_fd_pread, 5, 8, 1},
     {"fd_prestat_get", 17, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
     {"fd_prestat_dir_name", 18, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
-    {"fd_pwrite", 19, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
-    {"fd_read", 20, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"fd_pwrite", 19, NATIVE_FD_PWRITE, preview1_fd_pwrite, 5, 8, 1},
+    {"fd_read", 20, NATIVE_FD_READ, preview1_fd_read, 4, 0, 1},
     {"fd_readdir", 21, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
     {"fd_renumber", 22, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
-    {"fd_seek", 23, NATIVE_PYTHON_ONLY, native_trampoline, 4, 2, 1},
+    {"fd_seek", 23, NATIVE_FD_SEEK, preview1_fd_seek, 4, 2, 1},
     {"fd_sync", 24, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
-    {"fd_tell", 25, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
-    {"fd_write", 26, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"fd_tell", 25, NATIVE_FD_TELL, preview1_fd_tell, 2, 0, 1},
+    {"fd_write", 26, NATIVE_FD_WRITE, preview1_fd_write, 4, 0, 1},
     {"path_create_directory", 27, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
     {"path_filestat_get", 28, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
     {"path_filestat_set_times", 29, NATIVE_PYTHON_ONLY, native_trampoline, 7, 48, 1},
@@ -558,6 +808,12 @@ const native_function_t native_preview1[] = {
 
 /* wasi_unstable ----------------------------------------------------------- */
 
+static const uint32_t preview0_in_whence[] = {
+    1,
+    2,
+    0,
+};
+
 static wasm_trap_t *preview0_args_get(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
                                       size_t nargs) {
   native_call_t call;
@@ -575,6 +831,8 @@ static wasm_trap_t *preview0_args_get(void *env, wasmtime_caller_t *caller, wasm
     if (trap != NULL)
       return trap;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -600,6 +858,8 @@ static wasm_trap_t *preview0_args_sizes_get(void *env, wasmtime_caller_t *caller
     memcpy(call.base + size0_out, &r0, sizeof r0);
     memcpy(call.base + size1_out, &r1, sizeof r1);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -621,6 +881,8 @@ static wasm_trap_t *preview0_environ_get(void *env, wasmtime_caller_t *caller, w
     if (trap != NULL)
       return trap;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -646,6 +908,8 @@ static wasm_trap_t *preview0_environ_sizes_get(void *env, wasmtime_caller_t *cal
     memcpy(call.base + size0_out, &r0, sizeof r0);
     memcpy(call.base + size1_out, &r1, sizeof r1);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -671,6 +935,8 @@ static wasm_trap_t *preview0_clock_res_get(void *env, wasmtime_caller_t *caller,
       break;
     memcpy(call.base + timestamp_out, &r0, sizeof r0);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -697,6 +963,8 @@ static wasm_trap_t *preview0_clock_time_get(void *env, wasmtime_caller_t *caller
       break;
     memcpy(call.base + timestamp_out, &r0, sizeof r0);
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -716,6 +984,8 @@ static wasm_trap_t *preview0_random_get(void *env, wasmtime_caller_t *caller, wa
     if (err != 0)
       break;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -731,6 +1001,242 @@ static wasm_trap_t *preview0_sched_yield(void *env, wasmtime_caller_t *caller, w
     if (err != 0)
       break;
   } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_fdstat_get(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                           size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_FDSTAT_GET, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t fdstat_out = (uint32_t)args[1].i32;
+  if ((fdstat_out & 7) || (uint64_t)fdstat_out + 24 > call.size)
+    return native_check(&call, fdstat_out, 24, 8, "fd_fdstat_get");
+  native_fdstat_t r0 = {0};
+  uint32_t err = 0;
+  do {
+    err = native_fd_fdstat_get(call.state, fd, &r0);
+    if (err != 0)
+      break;
+    memset(call.base + fdstat_out, 0, 24);
+    {
+      uint8_t v = (uint8_t)r0.fs_filetype;
+      memcpy(call.base + fdstat_out + 0, &v, sizeof v);
+    }
+    {
+      uint16_t v = (uint16_t)r0.fs_flags;
+      memcpy(call.base + fdstat_out + 2, &v, sizeof v);
+    }
+    {
+      uint64_t v = (uint64_t)r0.fs_rights_base & 0x1FFFFFFFu;
+      memcpy(call.base + fdstat_out + 8, &v, sizeof v);
+    }
+    {
+      uint64_t v = (uint64_t)r0.fs_rights_inheriting & 0x1FFFFFFFu;
+      memcpy(call.base + fdstat_out + 16, &v, sizeof v);
+    }
+  } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_pread(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                      size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_PREAD, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint64_t offset = (uint64_t)args[3].i64;
+  uint32_t size_out = (uint32_t)args[4].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_pread");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_pread");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_pread", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_pread(call.state, fd, &iovs, offset, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_pwrite(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                       size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_PWRITE, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint64_t offset = (uint64_t)args[3].i64;
+  uint32_t size_out = (uint32_t)args[4].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_pwrite");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_pwrite");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_pwrite", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_pwrite(call.state, fd, &iovs, offset, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_read(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                     size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_READ, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint32_t size_out = (uint32_t)args[3].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_read");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_read");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_read", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_read(call.state, fd, &iovs, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_seek(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                     size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_SEEK, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint64_t offset = (uint64_t)args[1].i64;
+  uint32_t whence = (uint32_t)args[2].i32;
+  uint32_t filesize_out = (uint32_t)args[3].i32;
+  if ((filesize_out & 7) || (uint64_t)filesize_out + 8 > call.size)
+    return native_check(&call, filesize_out, 8, 8, "fd_seek");
+  uint64_t r0 = 0;
+  uint32_t err = 0;
+  do {
+    if (whence >= 3) {
+      err = WASI_EINVAL;
+      break;
+    }
+    whence = preview0_in_whence[whence];
+    err = native_fd_seek(call.state, fd, (int64_t)offset, whence, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + filesize_out, &r0, sizeof r0);
+  } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_tell(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                     size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_TELL, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t filesize_out = (uint32_t)args[1].i32;
+  if ((filesize_out & 7) || (uint64_t)filesize_out + 8 > call.size)
+    return native_check(&call, filesize_out, 8, 8, "fd_tell");
+  uint64_t r0 = 0;
+  uint32_t err = 0;
+  do {
+    err = native_fd_tell(call.state, fd, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + filesize_out, &r0, sizeof r0);
+  } while (0);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
+  args[0].i32 = (int32_t)err;
+  return NULL;
+}
+
+static wasm_trap_t *preview0_fd_write(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
+                                      size_t nargs) {
+  native_call_t call;
+  if (!native_begin(env, caller, NATIVE_FD_WRITE, &call))
+    return native_trampoline(env, caller, args, nargs);
+  uint32_t fd = (uint32_t)args[0].i32;
+  uint32_t iovs_ptr = (uint32_t)args[1].i32;
+  uint32_t iovs_len = (uint32_t)args[2].i32;
+  uint32_t size_out = (uint32_t)args[3].i32;
+  if ((iovs_ptr & 3) || (uint64_t)iovs_ptr + (uint64_t)iovs_len * 8 > call.size)
+    return native_check(&call, iovs_ptr, (uint64_t)iovs_len * 8, 4, "fd_write");
+  if ((size_out & 3) || (uint64_t)size_out + 4 > call.size)
+    return native_check(&call, size_out, 4, 4, "fd_write");
+  uint32_t r0 = 0;
+  native_iovecs_t iovs;
+  iovs.heap = NULL;
+  uint32_t err = 0;
+  do {
+    wasm_trap_t *iovs_trap = native_iovecs(&call, &iovs, iovs_ptr, iovs_len, 8, 0, 4, "fd_write", &err);
+    if (iovs_trap != NULL)
+      return iovs_trap;
+    if (err != 0)
+      break;
+    err = native_fd_write(call.state, fd, &iovs, &r0);
+    if (err != 0)
+      break;
+    memcpy(call.base + size_out, &r0, sizeof r0);
+  } while (0);
+  free(iovs.heap);
+  if (err == NATIVE_FALLBACK)
+    return native_decline(env, caller, args, nargs, &call);
   args[0].i32 = (int32_t)err;
   return NULL;
 }
@@ -746,23 +1252,23 @@ const native_function_t native_preview0[] = {
     {"fd_allocate", 7, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
     {"fd_close", 8, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
     {"fd_datasync", 9, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
-    {"fd_fdstat_get", 10, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
+    {"fd_fdstat_get", 10, NATIVE_FD_FDSTAT_GET, preview0_fd_fdstat_get, 2, 0, 1},
     {"fd_fdstat_set_flags", 11, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
     {"fd_fdstat_set_rights", 12, NATIVE_PYTHON_ONLY, native_trampoline, 3, 6, 1},
     {"fd_filestat_get", 13, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
     {"fd_filestat_set_size", 14, NATIVE_PYTHON_ONLY, native_trampoline, 2, 2, 1},
     {"fd_filestat_set_times", 15, NATIVE_PYTHON_ONLY, native_trampoline, 4, 6, 1},
-    {"fd_pread", 16, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
+    {"fd_pread", 16, NATIVE_FD_PREAD, preview0_fd_pread, 5, 8, 1},
     {"fd_prestat_get", 17, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
     {"fd_prestat_dir_name", 18, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
-    {"fd_pwrite", 19, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
-    {"fd_read", 20, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"fd_pwrite", 19, NATIVE_FD_PWRITE, preview0_fd_pwrite, 5, 8, 1},
+    {"fd_read", 20, NATIVE_FD_READ, preview0_fd_read, 4, 0, 1},
     {"fd_readdir", 21, NATIVE_PYTHON_ONLY, native_trampoline, 5, 8, 1},
     {"fd_renumber", 22, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
-    {"fd_seek", 23, NATIVE_PYTHON_ONLY, native_trampoline, 4, 2, 1},
+    {"fd_seek", 23, NATIVE_FD_SEEK, preview0_fd_seek, 4, 2, 1},
     {"fd_sync", 24, NATIVE_PYTHON_ONLY, native_trampoline, 1, 0, 1},
-    {"fd_tell", 25, NATIVE_PYTHON_ONLY, native_trampoline, 2, 0, 1},
-    {"fd_write", 26, NATIVE_PYTHON_ONLY, native_trampoline, 4, 0, 1},
+    {"fd_tell", 25, NATIVE_FD_TELL, preview0_fd_tell, 2, 0, 1},
+    {"fd_write", 26, NATIVE_FD_WRITE, preview0_fd_write, 4, 0, 1},
     {"path_create_directory", 27, NATIVE_PYTHON_ONLY, native_trampoline, 3, 0, 1},
     {"path_filestat_get", 28, NATIVE_PYTHON_ONLY, native_trampoline, 5, 0, 1},
     {"path_filestat_set_times", 29, NATIVE_PYTHON_ONLY, native_trampoline, 7, 48, 1},

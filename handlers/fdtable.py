@@ -4,9 +4,16 @@ stdio at 0-2, then listening sockets and preopens in the order given, then
 the lowest free number for every new descriptor. `get` answers EBADF or
 ENOTCAPABLE in one call, so each syscall states the rights it needs where it
 looks its descriptor up.
+
+A `mirror` (the C hot path's, pywasi/native.py) is told of every change:
+`put(fd, descriptor)` when a number gets a descriptor or its rights or
+flags change (`changed`), `drop(fd)` before a descriptor leaves its number,
+which returns once nothing there uses it, so it is closed after.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from pywasi.generated.preview1 import Errno
 
@@ -18,6 +25,7 @@ class FdTable:
     def __init__(self, max_fds: int = 1 << 20):
         self._fds: list[Descriptor | None] = []
         self.max_fds = max_fds
+        self.mirror: Mirror | None = None
 
     def get(self, fd: int, rights: int = 0) -> Descriptor:
         """The descriptor at `fd`, which must hold every right in `rights`."""
@@ -38,16 +46,27 @@ class FdTable:
         """Put `d` at the lowest free number; EMFILE past the limit."""
         for fd, slot in enumerate(self._fds):
             if slot is None:
-                self._fds[fd] = d
-                return fd
-        if len(self._fds) >= self.max_fds:
-            raise WasiError(Errno.MFILE)
-        self._fds.append(d)
-        return len(self._fds) - 1
+                break
+        else:
+            if len(self._fds) >= self.max_fds:
+                raise WasiError(Errno.MFILE)
+            fd = len(self._fds)
+            self._fds.append(None)
+        self._fds[fd] = d
+        if self.mirror is not None:
+            self.mirror.put(fd, d)
+        return fd
+
+    def changed(self, fd: int) -> None:
+        """The descriptor at `fd` changed its rights or flags."""
+        if self.mirror is not None:
+            self.mirror.put(fd, self.get(fd))
 
     def close(self, fd: int) -> None:
         d = self.get(fd)
         self._fds[fd] = None
+        if self.mirror is not None:
+            self.mirror.drop(fd)
         d.close()
 
     def renumber(self, fd: int, to: int) -> None:
@@ -58,6 +77,9 @@ class FdTable:
             return
         self._fds[to] = d
         self._fds[fd] = None
+        if self.mirror is not None:
+            self.mirror.drop(fd)
+            self.mirror.put(to, d)
         old.close()
 
     def items(self):
@@ -66,6 +88,16 @@ class FdTable:
     def close_all(self) -> None:
         """Close every descriptor (the host resources pywasi opened)."""
         fds, self._fds = self._fds, []
-        for d in fds:
+        for fd, d in enumerate(fds):
             if d is not None:
+                if self.mirror is not None:
+                    self.mirror.drop(fd)
                 d.close()
+
+
+class Mirror(Protocol):
+    """What keeps a copy of the table (see the module's docstring)."""
+
+    def put(self, fd: int, d: Descriptor) -> None: ...
+
+    def drop(self, fd: int) -> None: ...

@@ -43,6 +43,7 @@ void native_state_release(native_state_t *state) {
     strings_free(&state->args);
     strings_free(&state->env);
     Py_XDECREF((PyObject *)state->slots);
+    native_fds_free(state->fds);
     free(state);
   }
 }
@@ -123,6 +124,12 @@ static int State_init(StateObject *self, PyObject *args, PyObject *kwargs) {
     return -1;
   }
   state->functions = functions;
+  state->fds = native_fds_new();
+  if (state->fds == NULL) {
+    native_state_release(state);
+    PyErr_NoMemory();
+    return -1;
+  }
   state->monotonic_origin = origin;
   memcpy(state->resolution, res, sizeof res);
   self->state = state;
@@ -236,7 +243,63 @@ static PyObject *State_calls(StateObject *self, PyObject *unused) {
   return PyLong_FromUnsignedLongLong(atomic_load_explicit(&state->calls, memory_order_relaxed));
 }
 
+/* The fd table's mirror (fds.h) --------------------------------------------- */
+
+/* Unpublish fd's entry and wait, the GIL released, until no C call uses
+   it; returns with the GIL held and the entry unused, so that what the
+   caller does next (publish, or let Python close the host fd) no C call
+   sees half done. */
+static void fd_quiesce(native_state_t *state, uint32_t fd) {
+  while (!native_fd_quiesce(state->fds, fd)) {
+    Py_BEGIN_ALLOW_THREADS native_fd_wait(state->fds, fd);
+    Py_END_ALLOW_THREADS
+  }
+}
+
+/* fd_set(fd, kind, host, filetype, fdflags, rights_base, rights_inheriting, may_block) */
+static PyObject *State_fd_set(StateObject *self, PyObject *args) {
+  native_state_t *state = state_of(self);
+  unsigned int fd, filetype, fdflags;
+  const char *kind_name;
+  int host, may_block;
+  unsigned long long base, inheriting;
+  if (state == NULL || !PyArg_ParseTuple(args, "IsiIIKKp", &fd, &kind_name, &host, &filetype, &fdflags, &base,
+                                         &inheriting, &may_block))
+    return NULL;
+  int kind = native_fd_kind(kind_name);
+  if (kind < 0)
+    return PyErr_Format(PyExc_ValueError, "no descriptor kind %s in C", kind_name);
+  fd_quiesce(state, fd);
+  unsigned how = (unsigned)kind | (may_block ? NATIVE_FD_MAY_BLOCK : 0);
+  if (native_fd_publish(state->fds, fd, how, host, (uint8_t)filetype, (uint16_t)fdflags, base, inheriting) < 0)
+    return PyErr_NoMemory();
+  Py_RETURN_NONE;
+}
+
+static PyObject *State_fd_clear(StateObject *self, PyObject *arg) {
+  native_state_t *state = state_of(self);
+  unsigned long fd = PyLong_AsUnsignedLong(arg);
+  if (state == NULL || PyErr_Occurred())
+    return NULL;
+  if (fd <= UINT32_MAX)
+    fd_quiesce(state, (uint32_t)fd);
+  Py_RETURN_NONE;
+}
+
+static PyObject *State_moved(StateObject *self, PyObject *unused) {
+  (void)unused;
+  native_state_t *state = state_of(self);
+  if (state == NULL)
+    return NULL;
+  return Py_BuildValue("KK", (unsigned long long)atomic_load(&state->fds->bytes_read),
+                       (unsigned long long)atomic_load(&state->fds->bytes_written));
+}
+
 static PyMethodDef State_methods[] = {
+    {"fd_set", (PyCFunction)State_fd_set, METH_VARARGS,
+     "fd_set(fd, kind, host, filetype, fdflags, rights_base, rights_inheriting, may_block): publish an fd"},
+    {"fd_clear", (PyCFunction)State_fd_clear, METH_O, "fd_clear(fd): unpublish an fd, once no C call uses it"},
+    {"moved", (PyCFunction)State_moved, METH_NOARGS, "moved(): (bytes read, bytes written) by C calls"},
     {"calls", (PyCFunction)State_calls, METH_NOARGS, "calls(): how many calls C has served"},
     {"enable", (PyCFunction)State_enable, METH_O, "enable(mask): the NATIVE_* bits served in C"},
     {"bind", (PyCFunction)State_bind, METH_VARARGS, "bind(context, memory, slots): the store started with"},

@@ -92,6 +92,8 @@ typedef struct {
   char *data;
 } native_strings_t;
 
+struct native_fds; /* the fd table's mirror (fds.h) */
+
 typedef struct native_state {
   atomic_long refs;
   atomic_int on;                 /* 0: every call goes to Python */
@@ -106,6 +108,7 @@ typedef struct native_state {
   native_strings_t args, env;
   int64_t monotonic_origin;
   uint64_t resolution[4];
+  struct native_fds *fds;
 } native_state_t;
 
 /* The state the store of `context` was started with, or NULL (registry.c). */

@@ -4,14 +4,17 @@ Every host function is then a C callback, registered once per linker and
 shared by every WASI object: a call finds its WASI object from the caller's
 store (the one the object was started with, registered at start), so a
 store no WASI object was started with reaches none. Calls whose whole
-semantics can live outside Python (codegen/cplan.py lists them) are served
-in C, generated from the same lowering as the Python stubs
+semantics can live outside Python (args_*, environ_*, clock_*, random_get,
+sched_yield, and fd_read, fd_write, fd_pread, fd_pwrite, fd_seek, fd_tell,
+fd_fdstat_get on descriptors over a host fd: codegen/cplan.py lists them)
+are served in C, generated from the same lowering as the Python stubs
 (generated/native.c), without the GIL. Every other call, and a served one
 whenever C must not answer (before start and after close, while a stop is
 pending, when trace or stats are on, when the handler is not the one whose
-semantics native/calls.c has: a subclass overriding it), goes through a C
-trampoline to the Python stub, which turns whatever the stub raises into a
-trap (native/trampoline.c).
+semantics native/calls.c or native/fds.c has: a subclass overriding it; for
+an fd call, when the descriptor is not one C serves, see FdMirror, or the
+call would have to wait), goes through a C trampoline to the Python stub,
+which turns whatever the stub raises into a trap (native/trampoline.c).
 
 PYWASI_NATIVE=0 forces the pure-Python bridge (ctypes callbacks, one set per
 WASI object), which is also what runs when the extension is not built.
@@ -33,8 +36,13 @@ from wasmtime import _ffi as ffi
 from pywasi.generated.versions import VERSIONS
 from pywasi.handlers.calls.args_env import ArgsEnv
 from pywasi.handlers.calls.clock import Clocks
+from pywasi.handlers.calls.fd import FdCalls
 from pywasi.handlers.calls.proc import Process
 from pywasi.handlers.calls.random import Randomness
+from pywasi.handlers.descriptors.base import Descriptor
+from pywasi.handlers.descriptors.file import File
+from pywasi.handlers.descriptors.socket import Connection, Listener
+from pywasi.handlers.descriptors.stdio import HostStream
 
 from . import bridge
 from .errors import NotStarted
@@ -49,7 +57,18 @@ SEMANTICS = {
     "clock_time_get": Clocks.clock_time_get,
     "random_get": Randomness.random_get,
     "sched_yield": Process.sched_yield,
+    "fd_fdstat_get": FdCalls.fd_fdstat_get,
+    "fd_pread": FdCalls.fd_pread,
+    "fd_pwrite": FdCalls.fd_pwrite,
+    "fd_read": FdCalls.fd_read,
+    "fd_seek": FdCalls.fd_seek,
+    "fd_tell": FdCalls.fd_tell,
+    "fd_write": FdCalls.fd_write,
 }
+
+# The descriptor classes whose reads, writes and seeks native/fds.c has, by
+# the kind it knows them as (exactly these classes: a subclass may differ).
+KINDS = {File: "file", HostStream: "stream", Connection: "connection", Listener: "listener"}
 
 _VOID = ctypes.c_void_p
 
@@ -144,6 +163,10 @@ class NativeCalls:
             if bit >= 0 and getattr(type(host), name, None) is SEMANTICS[name]:
                 mask |= 1 << bit
         self.state.enable(mask)
+        mirror = FdMirror(self.state)
+        for fd, d in host.fds.items():
+            mirror.put(fd, d)
+        host.fds.mirror = mirror
 
     def define(self, linker: wasmtime.Linker, namespace: str, types: list[int]) -> None:
         """Register every function of the version in `linker`; `types` are
@@ -173,9 +196,36 @@ class NativeCalls:
         """Whether a call is under way in a Python stub, on any thread."""
         return self.state.in_flight() > 0
 
+    def moved(self) -> tuple[int, int]:
+        """(bytes read, bytes written) by the fd calls C served."""
+        return self.state.moved()
+
 
 def _linker_address(linker: wasmtime.Linker) -> int:
     return ctypes.cast(linker.ptr(), _VOID).value or 0
+
+
+class FdMirror:
+    """The fd table as the C calls see it (native/fds.h): for each guest fd
+    whose descriptor C serves, its host fd, kind, filetype, fdflags and
+    rights. The FdTable tells it every change, which the next C call sees,
+    on any thread; `put` and `drop` return once no C call still uses what
+    was at the number, so the host fd the table closes next is no C call's."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def put(self, fd: int, d: Descriptor) -> None:
+        kind = KINDS.get(type(d))
+        if kind is None or kind == "stream" and d.room is not None:  # type: ignore[attr-defined]
+            self.state.fd_clear(fd)  # an output limit: Python counts what is written
+            return
+        self.state.fd_set(
+            fd, kind, d.fd, d.filetype, d.flags, d.rights_base, d.rights_inheriting, d.may_block  # type: ignore[attr-defined]
+        )
+
+    def drop(self, fd: int) -> None:
+        self.state.fd_clear(fd)
 
 
 def calls_for(host, version: str) -> NativeCalls | None:

@@ -362,7 +362,8 @@ class WASI:
 
     def _counts(self) -> tuple[int, int, int]:
         """(host calls, bytes read, bytes written) so far, for a usage record."""
-        return self._bridge.calls(), self._host.bytes_read, self._host.bytes_written
+        read, written = self._native.moved() if self._native is not None else (0, 0)
+        return self._bridge.calls(), self._host.bytes_read + read, self._host.bytes_written + written
 
 
 def _close(bridge_: bridge.Bridge, memory: GuestMemory, host: Host, trace: object) -> None:

@@ -97,6 +97,7 @@ class FdCalls:
 
     def fd_fdstat_set_flags(self, fd: int, flags: int) -> None:
         self.fds.get(fd, _FD_FDSTAT_SET_FLAGS).set_flags(flags)
+        self.fds.changed(fd)
 
     def fd_fdstat_set_rights(self, fd: int, fs_rights_base: int, fs_rights_inheriting: int) -> None:
         d = self.fds.get(fd)
@@ -105,6 +106,7 @@ class FdCalls:
             raise WasiError(Errno.NOTCAPABLE)
         d.rights_base = fs_rights_base
         d.rights_inheriting = fs_rights_inheriting
+        self.fds.changed(fd)
 
     def fd_close(self, fd: int) -> None:
         self.fds.close(fd)

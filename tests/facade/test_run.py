@@ -359,23 +359,25 @@ def test_descriptor_limit(tmp_path):
     assert result.returncode == Errno.MFILE  # stdio, the preopen and 6 more
 
 
+# 10 writes of 5 bytes, reads of 4 bytes until the end of 10 bytes of input
+# (4, 4, 2, 0), proc_exit: 15 calls.
+COUNTED = guest("""
+  (data (i32.const 100) "hello")
+  (func (export "_start") (local $i i32)
+    (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 5))
+    (loop $w
+      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $w (i32.lt_u (local.get $i) (i32.const 10))))
+    (i32.store (i32.const 16) (i32.const 200)) (i32.store (i32.const 20) (i32.const 4))
+    (loop $r
+      (drop (call $read (i32.const 0) (i32.const 16) (i32.const 1) (i32.const 24)))
+      (br_if $r (i32.load (i32.const 24))))
+    (call $exit (i32.const 0)))""")
+
+
 def test_usage_counts_every_call_and_byte():
-    # 10 writes of 5 bytes, reads of 4 bytes until the end of 10 bytes of
-    # input (4, 4, 2, 0), proc_exit: 15 calls.
-    module = guest("""
-      (data (i32.const 100) "hello")
-      (func (export "_start") (local $i i32)
-        (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 5))
-        (loop $w
-          (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br_if $w (i32.lt_u (local.get $i) (i32.const 10))))
-        (i32.store (i32.const 16) (i32.const 200)) (i32.store (i32.const 20) (i32.const 4))
-        (loop $r
-          (drop (call $read (i32.const 0) (i32.const 16) (i32.const 1) (i32.const 24)))
-          (br_if $r (i32.load (i32.const 24))))
-        (call $exit (i32.const 0)))""")
-    result = run(module, input=b"0123456789", capture_output=True, args=["counted"])
+    result = run(COUNTED, input=b"0123456789", capture_output=True, args=["counted"])
     assert result.stdout == b"hello" * 10
     usage = result.usage
     assert (usage.host_calls, usage.bytes_read, usage.bytes_written, usage.ended_by) == (15, 10, 50, "exit")
@@ -383,6 +385,16 @@ def test_usage_counts_every_call_and_byte():
     assert 0 <= usage.cpu_s <= usage.wall_s + 0.05
     assert json.loads(json.dumps(dataclasses.asdict(usage)))["host_calls"] == 15
     assert result.args == ["counted"]
+
+
+def test_usage_counts_calls_and_bytes_on_host_files(tmp_path):
+    # the same guest, its stdio host files: with the C hot path, C serves
+    # the reads and writes, and counts them
+    (tmp_path / "in").write_bytes(b"0123456789")
+    with open(tmp_path / "in", "rb") as stdin, open(tmp_path / "out", "wb") as stdout:
+        usage = run(COUNTED, stdin=stdin, stdout=stdout).usage
+    assert (tmp_path / "out").read_bytes() == b"hello" * 10
+    assert (usage.host_calls, usage.bytes_read, usage.bytes_written, usage.ended_by) == (15, 10, 50, "exit")
 
 
 # args_sizes_get, then proc_exit with the count; in either ABI.
