@@ -6,13 +6,14 @@ ENOTCAPABLE in one call, so each syscall states the rights it needs where it
 looks its descriptor up.
 
 A `mirror` (the C hot path's, pywasi/native.py) is told of every change:
-`put(fd, descriptor)` when a number gets a descriptor or its rights or
-flags change (`changed`), `drop(fd)` before a descriptor leaves its number,
-which returns once nothing there uses it, so it is closed after.
+`put(fd, descriptor)` when a number gets a descriptor, `drop(fd)` before a
+descriptor leaves its number (it returns once nothing there uses it, so the
+descriptor is closed after), both around a change of rights or flags.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from pywasi.generated.preview1 import Errno
@@ -46,21 +47,29 @@ class FdTable:
         """Put `d` at the lowest free number; EMFILE past the limit."""
         for fd, slot in enumerate(self._fds):
             if slot is None:
+                self._fds[fd] = d
                 break
         else:
             if len(self._fds) >= self.max_fds:
                 raise WasiError(Errno.MFILE)
             fd = len(self._fds)
-            self._fds.append(None)
-        self._fds[fd] = d
+            self._fds.append(d)
         if self.mirror is not None:
             self.mirror.put(fd, d)
         return fd
 
-    def changed(self, fd: int) -> None:
-        """The descriptor at `fd` changed its rights or flags."""
-        if self.mirror is not None:
-            self.mirror.put(fd, self.get(fd))
+    def change(self, fd: int, rights: int, change: Callable[[Descriptor], None]) -> None:
+        """`change(d)` of the descriptor at `fd` (which must hold `rights`):
+        a change of its rights or flags, which the mirror sees whole."""
+        d = self.get(fd, rights)
+        if self.mirror is None:
+            change(d)
+            return
+        self.mirror.drop(fd)  # meanwhile, Python answers for it
+        try:
+            change(d)
+        finally:
+            self.mirror.put(fd, d)
 
     def close(self, fd: int) -> None:
         d = self.get(fd)

@@ -41,6 +41,7 @@ from pywasi.handlers.calls.proc import Process
 from pywasi.handlers.calls.random import Randomness
 from pywasi.handlers.descriptors.base import Descriptor
 from pywasi.handlers.descriptors.file import File
+from pywasi.handlers.descriptors.hostfd import HostFd
 from pywasi.handlers.descriptors.socket import Connection, Listener
 from pywasi.handlers.descriptors.stdio import HostStream
 
@@ -217,12 +218,10 @@ class FdMirror:
 
     def put(self, fd: int, d: Descriptor) -> None:
         kind = KINDS.get(type(d))
-        if kind is None or kind == "stream" and d.room is not None:  # type: ignore[attr-defined]
-            self.state.fd_clear(fd)  # an output limit: Python counts what is written
+        if kind is None or not isinstance(d, HostFd) or isinstance(d, HostStream) and d.room is not None:
+            self.state.fd_clear(fd)  # Python's (an output limit: Python counts what is written)
             return
-        self.state.fd_set(
-            fd, kind, d.fd, d.filetype, d.flags, d.rights_base, d.rights_inheriting, d.may_block  # type: ignore[attr-defined]
-        )
+        self.state.fd_set(fd, kind, d.fd, d.filetype, d.flags, d.rights_base, d.rights_inheriting, d.may_block)
 
     def drop(self, fd: int) -> None:
         self.state.fd_clear(fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pywasi.generated.preview1 import Errno, Fdstat, Filestat, Prestat, PrestatDir, Preopentype, Whence
 
 from ..bits import RIGHTS
+from ..descriptors.base import Descriptor
 from pywasi.runtime.errors import WasiError
 from ..fdtable import FdTable
 
@@ -96,17 +97,17 @@ class FdCalls:
         return self.fds.get(fd).fdstat()
 
     def fd_fdstat_set_flags(self, fd: int, flags: int) -> None:
-        self.fds.get(fd, _FD_FDSTAT_SET_FLAGS).set_flags(flags)
-        self.fds.changed(fd)
+        self.fds.change(fd, _FD_FDSTAT_SET_FLAGS, lambda d: d.set_flags(flags))
 
     def fd_fdstat_set_rights(self, fd: int, fs_rights_base: int, fs_rights_inheriting: int) -> None:
-        d = self.fds.get(fd)
-        # Rights can only be dropped.
-        if fs_rights_base & ~d.rights_base or fs_rights_inheriting & ~d.rights_inheriting:
-            raise WasiError(Errno.NOTCAPABLE)
-        d.rights_base = fs_rights_base
-        d.rights_inheriting = fs_rights_inheriting
-        self.fds.changed(fd)
+        def drop(d: Descriptor) -> None:
+            # Rights can only be dropped.
+            if fs_rights_base & ~d.rights_base or fs_rights_inheriting & ~d.rights_inheriting:
+                raise WasiError(Errno.NOTCAPABLE)
+            d.rights_base = fs_rights_base
+            d.rights_inheriting = fs_rights_inheriting
+
+        self.fds.change(fd, 0, drop)
 
     def fd_close(self, fd: int) -> None:
         self.fds.close(fd)
