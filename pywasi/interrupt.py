@@ -34,7 +34,10 @@ from . import bridge as _bridge, native
 from .stop import TICKER, deadline_stop
 
 _bridges: weakref.WeakSet = weakref.WeakSet()
-_lock = threading.Lock()
+# Reentrant: a collection inside attach() or detach() (anything they
+# allocate may start one) can finalize an unclosed WASI object, whose close
+# detaches it on the same thread.
+_lock = threading.RLock()
 
 # Every start() and close() looks at every signal's handler. signal's
 # getsignal(), signal() and valid_signals() turn each number and handler into

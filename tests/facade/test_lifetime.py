@@ -8,13 +8,15 @@ import gc
 import io
 import os
 import re
+import subprocess
+import sys
 import warnings
 
 import pytest
 import wasmtime
 
 from pywasi import WASI, bridge
-from tests.support import compile_c
+from tests.support import ROOT, compile_c
 
 FILE_IO = r"""
 #include <stdio.h>
@@ -253,6 +255,28 @@ def test_runs_without_close_release_their_fds_when_collected_and_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gc.collect()
+
+
+def test_an_unclosed_wasi_collected_while_signal_handlers_are_guarded():
+    # A collection may run anywhere, also while start() guards the signal
+    # handlers (pywasi/interrupt.py holds its lock then); an unclosed WASI
+    # object collected there unguards them too, on the same thread.
+    code = """
+import gc, warnings, wasmtime
+from pywasi import WASI, interrupt
+warnings.simplefilter("ignore", ResourceWarning)
+store = wasmtime.Store()
+wasi = WASI()
+instance = wasmtime.Instance(store, wasmtime.Module(store.engine, '(module (memory (export "memory") 1))'), [])
+wasi.finalize_bindings(instance, store)
+wasi.cycle = wasi  # collected only by the cycle collector
+del wasi
+with interrupt._lock:
+    gc.collect()
+print("collected")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert out.stdout == "collected\n", out.stderr
 
 
 SIZES = """
