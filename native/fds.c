@@ -312,19 +312,20 @@ uint32_t native_fd_write(native_state_t *state, uint32_t fd, const native_iovecs
   return err;
 }
 
-/* File.pread; any other kind is Descriptor.pread: ESPIPE. */
-uint32_t native_fd_pread(native_state_t *state, uint32_t fd, const native_iovecs_t *iovs, uint64_t offset,
-                         uint32_t *r0) {
+/* File.pread and File.pwrite; any other kind is Descriptor's: ESPIPE. */
+static uint32_t native_positioned(native_state_t *state, uint32_t fd, const native_iovecs_t *iovs, uint64_t offset,
+                                  int write, uint32_t *r0) {
   native_use_t use;
   if (!native_fd_take(state, fd, &use))
     return NATIVE_FALLBACK;
-  uint32_t err = native_fd_lacks(&use, WASI_RIGHTS_FD_READ | WASI_RIGHTS_FD_SEEK);
+  uint32_t err = native_fd_lacks(&use, (write ? WASI_RIGHTS_FD_WRITE : WASI_RIGHTS_FD_READ) | WASI_RIGHTS_FD_SEEK);
   if (err == 0 && (use.how & NATIVE_FD_KIND) != NATIVE_FD_FILE)
     err = WASI_ESPIPE;
   if (err == 0 && offset > NATIVE_MAX_OFFSET)
     err = WASI_EINVAL;
   if (err == 0) {
-    ssize_t done = preadv(use.host, iovs->v, (int)iovs->count, (off_t)offset);
+    ssize_t done = write ? pwritev(use.host, iovs->v, (int)iovs->count, (off_t)offset)
+                         : preadv(use.host, iovs->v, (int)iovs->count, (off_t)offset);
     if (done < 0)
       err = native_failed(errno);
     else
@@ -332,32 +333,19 @@ uint32_t native_fd_pread(native_state_t *state, uint32_t fd, const native_iovecs
   }
   native_fd_give(&use);
   if (err == 0)
-    atomic_fetch_add_explicit(&state->fds->bytes_read, *r0, memory_order_relaxed);
+    atomic_fetch_add_explicit(write ? &state->fds->bytes_written : &state->fds->bytes_read, *r0,
+                              memory_order_relaxed);
   return err;
 }
 
-/* File.pwrite; any other kind is Descriptor.pwrite: ESPIPE. */
+uint32_t native_fd_pread(native_state_t *state, uint32_t fd, const native_iovecs_t *iovs, uint64_t offset,
+                         uint32_t *r0) {
+  return native_positioned(state, fd, iovs, offset, 0, r0);
+}
+
 uint32_t native_fd_pwrite(native_state_t *state, uint32_t fd, const native_iovecs_t *iovs, uint64_t offset,
                           uint32_t *r0) {
-  native_use_t use;
-  if (!native_fd_take(state, fd, &use))
-    return NATIVE_FALLBACK;
-  uint32_t err = native_fd_lacks(&use, WASI_RIGHTS_FD_WRITE | WASI_RIGHTS_FD_SEEK);
-  if (err == 0 && (use.how & NATIVE_FD_KIND) != NATIVE_FD_FILE)
-    err = WASI_ESPIPE;
-  if (err == 0 && offset > NATIVE_MAX_OFFSET)
-    err = WASI_EINVAL;
-  if (err == 0) {
-    ssize_t done = pwritev(use.host, iovs->v, (int)iovs->count, (off_t)offset);
-    if (done < 0)
-      err = native_failed(errno);
-    else
-      *r0 = (uint32_t)done;
-  }
-  native_fd_give(&use);
-  if (err == 0)
-    atomic_fetch_add_explicit(&state->fds->bytes_written, *r0, memory_order_relaxed);
-  return err;
+  return native_positioned(state, fd, iovs, offset, 1, r0);
 }
 
 /* HostFd.seek: lseek, with the canonical whence as the host's. */

@@ -28,6 +28,7 @@ from pywasi import WASI, MemoryDir, NotStarted, Stats, native
 from pywasi.generated.preview1 import Errno
 from pywasi.handlers.bits import FDFLAGS, OFLAGS, RIGHTS
 from pywasi.handlers.host import Host
+from pywasi.runtime.memory import IOV_MAX
 from tests.fuzz.guest import MAX_PAGES, compiled
 from tests.support import ROOT
 
@@ -635,6 +636,26 @@ def test_fd_trap_messages_name_the_function():
                 off_main(g, "fd_write", 1, IOV, 2, OUT)[0])
             assert "fd_read: misaligned pointer 0x11 (must be aligned to 4)" in off_main(g, "fd_read", 4, 17, 1, OUT)[0]
             assert "fd_seek: out of bounds: 8 bytes at 0x10000" in off_main(g, "fd_seek", 4, 0, 0, PAGE)[0]
+
+
+def test_iovec_counts_as_python_has_them():
+    # IOV_MAX of them is as many as readv(2) takes; one more is EINVAL,
+    # before any of them is looked at; more than the inline room C keeps.
+    with fd_pair("preview1", pages=2) as (c, py):
+        for name in ("fd_write", "fd_read", "fd_pwrite"):
+            _python_raises(c, name)
+        answers = []
+        for g in (c, py):
+            g.memory.write(g.store, struct.pack("<II", BUF, 1) * IOV_MAX, PAGE)  # one byte each, all the same
+            answers.append([
+                off_main(g, "fd_write", 4, PAGE, IOV_MAX, OUT),
+                off_main(g, "fd_read", 4, PAGE, IOV_MAX + 1, OUT),
+                off_main(g, "fd_pwrite", 4, PAGE + 8, 9, 7, OUT),
+                off_main(g, "fd_read", 4, PAGE, IOV_MAX, OUT),
+            ])
+        assert answers[0] == answers[1]
+        assert [a[0] for a in answers[0]] == [0, Errno.INVAL, 0, 0]
+        assert c.files() == py.files()
 
 
 # What C hands to Python --------------------------------------------------------------
