@@ -111,12 +111,13 @@ def _load() -> tuple[ModuleType | None, str]:
     try:
         # The main thread, where Python runs signal handlers (see runtime.h).
         module.init(*map(_address, api), threading.main_thread().ident, bridge.raw_trap, _unbound)
+        tables = {v.module: [name for name, _ in module.functions(_short(v.module))] for v in VERSIONS}
     except ValueError as e:  # a C API function is missing
         return None, f"off: {e}"
+    except (TypeError, AttributeError) as e:  # a binary built from other sources than this pywasi's
+        return None, f"off: the extension does not match this pywasi ({e}): rebuild it (pip install .)"
     for version in VERSIONS:
-        abi = importlib.import_module(version.module)
-        names = [name for name, _ in module.functions(_short(version.module))]
-        if names != list(abi.FUNCTIONS):
+        if tables[version.module] != list(importlib.import_module(version.module).FUNCTIONS):
             return None, f"off: the extension was built for other stubs than {version.module}'s (rebuild it)"
     if not _forget_deleted_stores(module):
         return None, "off: this wasmtime-py deletes its stores otherwise than pywasi knows"

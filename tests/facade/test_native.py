@@ -978,3 +978,4 @@ def test_a_close_waits_for_the_c_call_using_the_fd(close):
     finally:
         worker.join()
         wasi.close()
+
