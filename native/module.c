@@ -300,7 +300,7 @@ static PyMethodDef State_methods[] = {
      "fd_set(fd, kind, host, filetype, fdflags, rights_base, rights_inheriting, may_block): publish an fd"},
     {"fd_clear", (PyCFunction)State_fd_clear, METH_O, "fd_clear(fd): unpublish an fd, once no C call uses it"},
     {"moved", (PyCFunction)State_moved, METH_NOARGS, "moved(): (bytes read, bytes written) by C calls"},
-    {"calls", (PyCFunction)State_calls, METH_NOARGS, "calls(): how many calls C has served"},
+    {"calls", (PyCFunction)State_calls, METH_NOARGS, "calls(): host calls from the bound store, in C and through the trampoline"},
     {"enable", (PyCFunction)State_enable, METH_O, "enable(mask): the NATIVE_* bits served in C"},
     {"bind", (PyCFunction)State_bind, METH_VARARGS, "bind(context, memory, slots): the store started with"},
     {"switch", (PyCFunction)State_switch, METH_O, "switch(on): serve enabled calls in C, or all in Python"},
